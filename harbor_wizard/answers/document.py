@@ -1,0 +1,301 @@
+"""The answers file on disk: YAML that round-trips, and errors that name lines.
+
+Why ruamel.yaml's round-trip mode: operators review this file in merge requests and edit it
+by hand, so loading and saving must keep their comments, key order and layout, and each
+validation error must point at the line to fix (pydantic knows field paths, not lines).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from harbor_wizard.answers.model import SUPPORTED_VERSION, Answers
+
+SCHEMA_FILE = "harbor-wizard.schema.json"
+SCHEMA_HEADER = f"# yaml-language-server: $schema=./{SCHEMA_FILE}"
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: where it is, and what would be right."""
+
+    path: str
+    message: str
+    line: int | None = None
+    source: str | None = None
+
+    def __str__(self) -> str:
+        where = self.source or "answers"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where}: {self.path or '(top level)'}: {self.message}"
+
+
+class InvalidInput(Exception):
+    """Every problem found in the input at once; the CLI exits 2 with it."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _yaml(mapping_indent: int = 2, sequence_offset: int = 2) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    yaml.indent(mapping=mapping_indent, sequence=sequence_offset + 2, offset=sequence_offset)
+    return yaml
+
+
+_KEY_LINE = re.compile(r"^( *)[^\s#-][^:#]*:\s*(#.*)?$")
+_SEQ_LINE = re.compile(r"^( *)- ")
+
+
+def guess_indent(text: str) -> tuple[int, int]:
+    """Mapping indent and sequence dash offset of a block-style YAML text.
+
+    ruamel.yaml writes one style throughout; reading the file's own style keeps a
+    consistently formatted file byte-identical across load and save.
+    """
+    mapping, offset = 2, 2
+    lines = text.splitlines()
+    found_mapping = found_offset = False
+    for i, line in enumerate(lines[:-1]):
+        parent = _KEY_LINE.match(line)
+        if not parent:
+            continue
+        child = next(
+            (n for n in lines[i + 1 :] if n.strip() and not n.lstrip().startswith("#")), ""
+        )
+        depth = len(child) - len(child.lstrip(" "))
+        gap = depth - len(parent.group(1))
+        if gap <= 0 and not child.lstrip().startswith("-"):
+            continue
+        if child.lstrip().startswith("-"):
+            if not found_offset:
+                offset, found_offset = max(gap, 0), True
+        elif not found_mapping:
+            mapping, found_mapping = gap, True
+        if found_mapping and found_offset:
+            break
+    return mapping, offset
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def line_of(root: Any, loc: Loc) -> int | None:
+    """1-based line of the deepest node on `loc` that exists in the YAML tree."""
+    node, line = root, None
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            if line is None and isinstance(node, CommentedMap | CommentedSeq):
+                line = node.lc.line + 1
+            break
+    return line
+
+
+_HINTS = {
+    "missing": "this field is required",
+    "extra_forbidden": "unknown key: remove it, or check its spelling against "
+    "`harbor-wizard schema`",
+}
+
+
+_SCALARS = (str, int, float, bool)
+_OWN_MESSAGES = frozenset(
+    # Our own messages already name the value, or (secrets) must never show it.
+    {
+        "rule",
+        "secret_in_file",
+        "control_character",
+        "surrounding_space",
+        "inline_comment",
+        "identifier",
+        "interface",
+        "hostname",
+        "user_name",
+        "address",
+        "path",
+        "profile",
+        "notary",
+        *_HINTS,
+    }
+)
+
+
+def problems_from(error: ValidationError, root: Any, source: str | None) -> list[Problem]:
+    problems: dict[tuple[str, str], Problem] = {}
+    for item in error.errors(include_url=False):
+        loc = tuple(p for p in item["loc"] if not _is_synthetic(p))
+        message = _HINTS.get(item["type"], item["msg"])
+        if item["type"] == "literal_error" and loc == ("version",):
+            message = f"must be {SUPPORTED_VERSION}"
+        elif item["type"] not in _OWN_MESSAGES and isinstance(item.get("input"), _SCALARS):
+            message = f"{message} (got {item['input']!r})"
+        problem = Problem(dotted(loc), message, line_of(root, loc), source)
+        problems.setdefault((problem.path, problem.message), problem)
+    return list(problems.values())
+
+
+def _is_synthetic(part: str | int) -> bool:
+    """pydantic adds the branch name of a union to `loc`; people never wrote it."""
+    return isinstance(part, str) and (
+        "[" in part or part in {"function-after", "str", "int", "bool", "lax-or-strict"}
+    )
+
+
+@dataclass
+class AnswersDocument:
+    """A loaded answers file: the validated model plus the YAML tree it came from."""
+
+    answers: Answers
+    tree: CommentedMap
+    path: Path | None = None
+    indent: tuple[int, int] = (2, 2)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def dump(self) -> str:
+        stream = io.StringIO()
+        _yaml(*self.indent).dump(self.tree, stream)
+        return stream.getvalue()
+
+    def save(self, path: Path | None = None) -> Path:
+        """Write atomically, with the schema header, and the schema file beside it."""
+        target = path or self.path
+        if target is None:
+            raise ValueError("no path to save the answers file to")
+        text = self.dump()
+        if not text.startswith("# yaml-language-server:"):
+            text = f"{SCHEMA_HEADER}\n{text}"
+        atomic_write(target, text, mode=0o644)
+        schema = json.dumps(answers_schema(), indent=2) + "\n"
+        schema_path = target.parent / SCHEMA_FILE
+        if not schema_path.exists() or schema_path.read_text() != schema:
+            atomic_write(schema_path, schema, mode=0o644)
+        self.path = target
+        return target
+
+
+def answers_schema() -> dict[str, Any]:
+    schema = Answers.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "harbor-wizard answers file"
+    return schema
+
+
+def atomic_write(path: Path, text: str, mode: int) -> None:
+    """Temp file in the target directory, then rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def parse(text: str, source: str | None = None) -> tuple[CommentedMap, tuple[int, int]]:
+    """YAML text to a round-trip tree, with the file's own indentation."""
+    indent = guess_indent(text)
+    try:
+        tree = _yaml(*indent).load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise InvalidInput(
+            [Problem("", f"not valid YAML: {error.problem}", line, source)]
+        ) from None
+    if not isinstance(tree, CommentedMap):
+        raise InvalidInput(
+            [Problem("", "the answers file must be a YAML mapping (key: value)", 1, source)]
+        )
+    return tree, indent
+
+
+def check_version(tree: CommentedMap, source: str | None) -> None:
+    version = tree.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SUPPORTED_VERSION:
+        raise InvalidInput(
+            [
+                Problem(
+                    "version",
+                    f"this file is version {version}, written by a newer harbor-wizard; "
+                    f"this one reads version {SUPPORTED_VERSION}: upgrade harbor-wizard",
+                    line_of(tree, ("version",)),
+                    source,
+                )
+            ]
+        )
+
+
+def loads(text: str, source: str | None = None, path: Path | None = None) -> AnswersDocument:
+    tree, indent = parse(text, source)
+    check_version(tree, source)
+    try:
+        answers = Answers.model_validate(_plain(tree))
+    except ValidationError as error:
+        raise InvalidInput(problems_from(error, tree, source)) from None
+    return AnswersDocument(answers=answers, tree=tree, path=path, indent=indent)
+
+
+def load(path: Path) -> AnswersDocument:
+    """Read and validate an answers file; raises InvalidInput with every problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidInput(
+            [Problem("", f"cannot read: {error.strerror}", None, str(path))]
+        ) from None
+    return loads(text, source=str(path), path=path)
+
+
+def from_answers(answers: Answers) -> AnswersDocument:
+    """A new document for answers made in the TUI: fields in model order."""
+    data = answers.model_dump(mode="json", exclude_none=True)
+    stream = io.StringIO()
+    _yaml().dump(data, stream)
+    tree, indent = parse(stream.getvalue())
+    return AnswersDocument(answers=answers, tree=tree, indent=indent)

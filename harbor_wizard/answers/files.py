@@ -1,0 +1,88 @@
+"""Answers rules that need the operator's own files: the TLS certificate, key and CA.
+
+Why apart from the model: the model stays pure data, and these rules need the answers
+file's folder (relative paths), "today" (tests fix it) and, for an encrypted key, its
+passphrase, which is only known once secrets are resolved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from harbor_wizard import certs
+from harbor_wizard.answers.document import AnswersDocument, Problem, line_of
+
+
+def tls_problems(
+    document: AnswersDocument,
+    passphrase: str | None,
+    today: dt.datetime | None = None,
+) -> tuple[list[Problem], certs.TlsMaterial | None]:
+    """Problems with the TLS files, each at its field; and the material when usable."""
+    tls = document.answers.tls
+    if tls is None:
+        return [], None
+    now = today or dt.datetime.now(dt.UTC)
+    source = str(document.path) if document.path else None
+
+    def problem(field: str, message: str) -> Problem:
+        return Problem(f"tls.{field}", message, line_of(document.tree, ("tls", field)), source)
+
+    base = document.base_dir
+    cert_path = certs.resolve_path(tls.certificate, base)
+    key_path = certs.resolve_path(tls.private_key, base)
+    ca_path = certs.resolve_path(tls.ca, base) if tls.ca else None
+    problems: list[Problem] = []
+    try:
+        cert, _ = certs.read_certificate(cert_path)
+    except certs.TlsFileError as error:
+        problems.append(problem("certificate", str(error)))
+        cert = None
+    try:
+        key, _ = certs.read_private_key(key_path, passphrase)
+    except certs.TlsFileError as error:
+        problems.append(problem("private_key", str(error)))
+        key = None
+    ca = None
+    if ca_path is not None:
+        try:
+            ca, _ = certs.read_certificate(ca_path)
+        except certs.TlsFileError as error:
+            problems.append(problem("ca", str(error)))
+    if cert is not None:
+        hostname = document.answers.harbor.hostname
+        start, end = certs.valid_between(cert)
+        if not start <= now <= end:
+            problems.append(
+                problem(
+                    "certificate",
+                    f"is not valid today: valid from {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+                )
+            )
+        if not certs.covers(cert, hostname):
+            dns, ips = certs.names(cert)
+            problems.append(
+                problem(
+                    "certificate",
+                    f"does not cover harbor.hostname '{hostname}' (it names "
+                    f"{', '.join(dns + ips) or 'nothing'}): issue one with it as a DNS or IP SAN",
+                )
+            )
+        if key is not None and not certs.key_matches(cert, key):
+            problems.append(
+                problem("private_key", "does not belong to tls.certificate (public keys differ)")
+            )
+        if ca is not None and not certs.signed_by(cert, ca):
+            problems.append(
+                problem("ca", "did not sign tls.certificate: give the CA that issued it")
+            )
+    if problems:
+        return problems, None
+    return [], certs.load_material(
+        cert_path, key_path, ca_path, passphrase
+    )
+
+
+def installer_path(document: AnswersDocument) -> Path:
+    return certs.resolve_path(document.answers.harbor.installer, document.base_dir)
