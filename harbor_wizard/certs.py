@@ -58,9 +58,7 @@ def read_private_key(path: Path, passphrase: str | None) -> tuple[PrivateKeyType
     except OSError as error:
         raise TlsFileError(f"cannot read {path}: {error.strerror}") from None
     try:
-        key = serialization.load_pem_private_key(
-            data, passphrase.encode() if passphrase else None
-        )
+        key = serialization.load_pem_private_key(data, passphrase.encode() if passphrase else None)
     except TypeError:
         raise TlsFileError(
             f"{path} is encrypted: give tls.private_key_passphrase: '<secret>'"
@@ -68,9 +66,7 @@ def read_private_key(path: Path, passphrase: str | None) -> tuple[PrivateKeyType
             else f"{path} is not encrypted: remove tls.private_key_passphrase"
         ) from None
     except ValueError:
-        raise TlsFileError(
-            f"{path} is not a PEM private key, or the passphrase is wrong"
-        ) from None
+        raise TlsFileError(f"{path} is not a PEM private key, or the passphrase is wrong") from None
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

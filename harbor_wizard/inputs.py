@@ -56,9 +56,7 @@ def load_inputs(
     )
     secrets = resolver.resolve(secret_paths(document.answers))
     passphrase = secrets.get("tls.private_key_passphrase")
-    problems, tls = tls_problems(
-        document, passphrase.get_secret_value() if passphrase else None
-    )
+    problems, tls = tls_problems(document, passphrase.get_secret_value() if passphrase else None)
     if problems:
         raise InvalidInput(problems)
     shared = artefacts.ensure(resolver)

@@ -142,9 +142,7 @@ def _load_balancer_files(
         ctx = {**common, "lb": node}
         for template, path, mode, secret in wanted:
             content = env.get_template(template).render(ctx)
-            files.append(
-                RenderedFile(node.name, PurePosixPath(path), content, mode, secret=secret)
-            )
+            files.append(RenderedFile(node.name, PurePosixPath(path), content, mode, secret=secret))
     return files
 
 

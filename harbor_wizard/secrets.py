@@ -58,7 +58,7 @@ def secret_paths(answers: Answers) -> list[str]:
 
 # --- rules for secret values --------------------------------------------------------------
 
-_KEEPALIVED_TOKEN = re.compile(r'^[!-~]{1,8}$')
+_KEEPALIVED_TOKEN = re.compile(r"^[!-~]{1,8}$")
 _URL_UNSAFE = set("@:/?#%& ")
 
 

@@ -8,6 +8,7 @@ validation error must point at the line to fix (pydantic knows field paths, not 
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import re
@@ -61,46 +62,43 @@ def dotted(loc: Loc) -> str:
     return out
 
 
-def _yaml(mapping_indent: int = 2, sequence_offset: int = 2) -> YAML:
+def _yaml(indent: tuple[int, int, int] = (2, 4, 2)) -> YAML:
+    mapping, sequence, offset = indent
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 4096
-    yaml.indent(mapping=mapping_indent, sequence=sequence_offset + 2, offset=sequence_offset)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
     return yaml
 
 
 _KEY_LINE = re.compile(r"^( *)[^\s#-][^:#]*:\s*(#.*)?$")
-_SEQ_LINE = re.compile(r"^( *)- ")
+_DASH = re.compile(r"^( *)-( +)")
 
 
-def guess_indent(text: str) -> tuple[int, int]:
-    """Mapping indent and sequence dash offset of a block-style YAML text.
+def guess_indent(text: str) -> tuple[int, int, int]:
+    """Mapping indent, sequence indent and dash offset of a block-style YAML text.
 
     ruamel.yaml writes one style throughout; reading the file's own style keeps a
     consistently formatted file byte-identical across load and save.
     """
-    mapping, offset = 2, 2
-    lines = text.splitlines()
-    found_mapping = found_offset = False
-    for i, line in enumerate(lines[:-1]):
+    mapping: int | None = None
+    sequence: tuple[int, int] | None = None
+    lines = [n for n in text.splitlines() if n.strip() and not n.lstrip().startswith("#")]
+    for line, child in itertools.pairwise(lines):
         parent = _KEY_LINE.match(line)
         if not parent:
             continue
-        child = next(
-            (n for n in lines[i + 1 :] if n.strip() and not n.lstrip().startswith("#")), ""
-        )
-        depth = len(child) - len(child.lstrip(" "))
-        gap = depth - len(parent.group(1))
-        if gap <= 0 and not child.lstrip().startswith("-"):
-            continue
-        if child.lstrip().startswith("-"):
-            if not found_offset:
-                offset, found_offset = max(gap, 0), True
-        elif not found_mapping:
-            mapping, found_mapping = gap, True
-        if found_mapping and found_offset:
+        gap = len(child) - len(child.lstrip(" ")) - len(parent.group(1))
+        dash = _DASH.match(child)
+        if dash and sequence is None and gap >= 0:
+            sequence = (gap + 1 + len(dash.group(2)), gap)
+        elif not dash and mapping is None and gap > 0:
+            mapping = gap
+        if mapping is not None and sequence is not None:
             break
-    return mapping, offset
+    mapping = mapping or 2
+    seq_indent, offset = sequence or (mapping + 2, mapping)
+    return mapping, seq_indent, offset
 
 
 def _plain(node: Any) -> Any:
@@ -185,7 +183,7 @@ class AnswersDocument:
     answers: Answers
     tree: CommentedMap
     path: Path | None = None
-    indent: tuple[int, int] = (2, 2)
+    indent: tuple[int, int, int] = (2, 4, 2)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -194,7 +192,7 @@ class AnswersDocument:
 
     def dump(self) -> str:
         stream = io.StringIO()
-        _yaml(*self.indent).dump(self.tree, stream)
+        _yaml(self.indent).dump(self.tree, stream)
         return stream.getvalue()
 
     def save(self, path: Path | None = None) -> Path:
@@ -237,11 +235,13 @@ def atomic_write(path: Path, text: str, mode: int) -> None:
         raise
 
 
-def parse(text: str, source: str | None = None) -> tuple[CommentedMap, tuple[int, int]]:
+def parse(
+    text: str, source: str | None = None
+) -> tuple[CommentedMap, tuple[int, int, int]]:
     """YAML text to a round-trip tree, with the file's own indentation."""
     indent = guess_indent(text)
     try:
-        tree = _yaml(*indent).load(text)
+        tree = _yaml(indent).load(text)
     except MarkedYAMLError as error:
         mark = error.problem_mark
         line = mark.line + 1 if mark is not None else None

@@ -79,9 +79,7 @@ def tls_problems(
             )
     if problems:
         return problems, None
-    return [], certs.load_material(
-        cert_path, key_path, ca_path, passphrase
-    )
+    return [], certs.load_material(cert_path, key_path, ca_path, passphrase)
 
 
 def installer_path(document: AnswersDocument) -> Path:

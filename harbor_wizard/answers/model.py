@@ -12,7 +12,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from harbor_wizard.answers.types import (
@@ -23,9 +31,9 @@ from harbor_wizard.answers.types import (
     LocalPath,
     Name,
     Port,
-    SafeText,
     SecretRef,
     UserName,
+    single_line,
 )
 
 SUPPORTED_VERSION = 1
@@ -279,7 +287,13 @@ STORAGE_SECRETS: dict[str, frozenset[str]] = {
 }
 
 StorageKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-StorageValue = SafeText | int | bool
+
+
+def _storage_value(value: str | int | bool) -> str | int | bool:
+    return single_line(value) if isinstance(value, str) else value
+
+
+StorageValue = Annotated[str | int | bool, AfterValidator(_storage_value)]
 
 
 class Storage(StrictModel):

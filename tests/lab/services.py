@@ -1,0 +1,207 @@
+"""The external services Harbor 1.4 HA needs, started by hand inside service hosts.
+
+There is no systemd here: each daemon is started with its real executable inside its
+host's namespaces (so it listens on the host's address) and keeps its data, socket and
+the pid file it writes in the host's directory. Credentials are chosen by the lab.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from .hosts import Host
+from .util import LabError, pid_alive, read_pid, sh, tcp_open, wait_until, which
+
+
+def _stop_pid(pidfile: Path, ip: str, port: int, sig: int = signal.SIGTERM) -> None:
+    pid = read_pid(pidfile)
+    if pid is not None:
+        os.kill(pid, sig)
+        wait_until(lambda: not pid_alive(pid), timeout=30, what=f"pid {pid} to exit")
+    wait_until(lambda: not tcp_open(ip, port, 0.2), timeout=10, what=f"{ip}:{port} to close")
+
+
+@dataclass
+class MariaDB:
+    """MariaDB 10.11 on `host`: `root'@'%'` with the lab's password."""
+
+    host: Host
+    password: str
+    port: int = 3306
+    user: str = "root"
+
+    @property
+    def ip(self) -> str:
+        return self.host.ip
+
+    @property
+    def datadir(self) -> Path:
+        return self.host.dir / "mariadb"
+
+    @property
+    def socket(self) -> Path:
+        return self.host.dir / "mariadb.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.host.dir / "mariadb.pid"
+
+    def setup(self) -> None:
+        """Create the data directory, start, and create the lab's root@'%'."""
+        self.datadir.mkdir()
+        shutil.chown(self.datadir, "mysql", "mysql")
+        self.host.run(
+            f"mariadb-install-db --no-defaults --user=mysql --datadir={self.datadir}"
+            " --auth-root-authentication-method=normal --skip-test-db"
+            f" >{self.host.dir}/mariadb-install.log 2>&1",
+            timeout=120,
+        )
+        self.start()
+        pw = self.password
+        sql = (
+            f"CREATE USER 'root'@'%' IDENTIFIED BY '{pw}';"
+            "GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+            f"ALTER USER 'root'@'localhost' IDENTIFIED BY '{pw}';"
+        )
+        sh([which("mariadb"), "--no-defaults", f"--socket={self.socket}", "-uroot", "-e", sql])
+
+    def start(self) -> None:
+        self.host.spawn(
+            [which("mariadbd"), "--no-defaults", "--user=mysql", f"--datadir={self.datadir}",
+             f"--bind-address={self.ip}", f"--port={self.port}", f"--socket={self.socket}",
+             f"--pid-file={self.pidfile}", "--skip-name-resolve", "--innodb-flush-method=nosync",
+             "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M",
+             f"--log-error={self.host.dir}/mariadb.err"],
+            self.host.dir / "mariadb.out",
+        )  # fmt: skip
+        wait_until(lambda: read_pid(self.pidfile) and tcp_open(self.ip, self.port),
+                   timeout=60, what="MariaDB to accept connections")  # fmt: skip
+
+    def stop(self) -> None:
+        """Fault: the database goes away (clean shutdown)."""
+        _stop_pid(self.pidfile, self.ip, self.port)
+
+    @property
+    def running(self) -> bool:
+        return read_pid(self.pidfile) is not None
+
+
+def _pg_bindir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+                   key=lambda p: int(p.split("/")[4]))  # fmt: skip
+    if not found:
+        raise LabError("PostgreSQL server binaries not found: install Debian package postgresql")
+    return Path(found[-1]).parent
+
+
+@dataclass
+class Postgres:
+    """PostgreSQL (Debian 12: 15) on `host`: user postgres, md5 from anywhere."""
+
+    host: Host
+    password: str
+    port: int = 5432
+    user: str = "postgres"
+    database: str = "postgres"
+
+    @property
+    def ip(self) -> str:
+        return self.host.ip
+
+    @property
+    def datadir(self) -> Path:
+        return self.host.dir / "pgdata"
+
+    def _as_postgres(self, cmd: str, timeout: float = 60) -> None:
+        self.host.run(
+            f"setpriv --reuid=postgres --regid=postgres --init-groups -- {cmd}", timeout=timeout
+        )
+
+    def setup(self) -> None:
+        """initdb with the lab's password, allow md5 from the network, start."""
+        bindir = _pg_bindir()
+        self.datadir.mkdir(mode=0o700)
+        shutil.chown(self.datadir, "postgres", "postgres")
+        pwfile = self.host.dir / "pgpass.tmp"
+        pwfile.write_text(self.password + "\n")
+        shutil.chown(pwfile, "postgres", "postgres")
+        pwfile.chmod(0o600)
+        try:
+            self._as_postgres(
+                f"{bindir}/initdb -D {self.datadir} -U postgres --auth=md5 --pwfile={pwfile}"
+                f" -E UTF8 --no-sync >{self.host.dir}/initdb.log 2>&1",
+                timeout=120,
+            )
+        finally:
+            pwfile.unlink()
+        with (self.datadir / "pg_hba.conf").open("a") as hba:
+            hba.write("host all all 0.0.0.0/0 md5\n")
+        self.start()
+
+    def start(self) -> None:
+        opts = (f"-c listen_addresses={self.ip} -c port={self.port}"
+                f" -c unix_socket_directories={self.datadir} -c fsync=off")  # fmt: skip
+        self._as_postgres(
+            f"{_pg_bindir()}/pg_ctl -D {self.datadir} -l {self.host.dir}/postgres.log"
+            f" -w -t 60 -o '{opts}' start >/dev/null"
+        )
+        wait_until(lambda: tcp_open(self.ip, self.port), timeout=30, what="PostgreSQL")
+
+    def stop(self) -> None:
+        """Fault: the database goes away (fast shutdown)."""
+        pidfile = self.datadir / "postmaster.pid"
+        _stop_pid(pidfile, self.ip, self.port, signal.SIGINT)
+
+    @property
+    def running(self) -> bool:
+        return read_pid(self.datadir / "postmaster.pid") is not None
+
+
+@dataclass
+class Redis:
+    """A redis-server on `host`:`port`; with `password` it requires AUTH."""
+
+    host: Host
+    port: int = 6379
+    password: str | None = None
+
+    @property
+    def ip(self) -> str:
+        return self.host.ip
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.host.dir / f"redis-{self.port}.pid"
+
+    def setup(self) -> None:
+        (self.host.dir / f"redis-{self.port}").mkdir(exist_ok=True)
+        self.start()
+
+    def start(self) -> None:
+        argv = [which("redis-server"), "--bind", self.ip, "--port", str(self.port),
+                "--daemonize", "yes", "--pidfile", str(self.pidfile),
+                "--dir", str(self.host.dir / f"redis-{self.port}"),
+                "--logfile", str(self.host.dir / f"redis-{self.port}.log"),
+                "--save", "", "--appendonly", "no", "--protected-mode", "no"]  # fmt: skip
+        if self.password:
+            argv += ["--requirepass", self.password]
+        self.host.spawn(argv, self.host.dir / f"redis-{self.port}.out")
+        wait_until(lambda: read_pid(self.pidfile) and tcp_open(self.ip, self.port),
+                   timeout=30, what=f"Redis on {self.endpoint}")  # fmt: skip
+
+    def stop(self) -> None:
+        """Fault: Redis goes away."""
+        _stop_pid(self.pidfile, self.ip, self.port)
+
+    @property
+    def running(self) -> bool:
+        return read_pid(self.pidfile) is not None

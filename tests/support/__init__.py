@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: answers files, TLS files, real config checkers."""
