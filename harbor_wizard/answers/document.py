@@ -41,10 +41,13 @@ class Problem:
     source: str | None = None
 
     def __str__(self) -> str:
+        field = self.path or "(top level)"
+        if self.source is None and self.line is None:
+            return f"{field}: {self.message}"
         where = self.source or "answers"
         if self.line is not None:
             where = f"{where}:{self.line}"
-        return f"{where}: {self.path or '(top level)'}: {self.message}"
+        return f"{where}: {field}: {self.message}"
 
 
 class InvalidInput(Exception):
