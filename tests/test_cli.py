@@ -1,0 +1,74 @@
+"""The command line's shape and exit codes, run as an operator would."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harbor_wizard import __version__
+from harbor_wizard.answers import loads
+from harbor_wizard.cli import main
+from tests.support.deployment import write_deployment
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def command(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harbor_wizard", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_version_and_help() -> None:
+    assert command("--version").stdout.strip() == f"harbor-wizard {__version__}"
+    helped = command("--help")
+    assert helped.returncode == 0
+    for word in ("--answers", "--secrets", "--dry-run", "render", "schema", "Exit codes"):
+        assert word in helped.stdout
+
+
+def test_guided_mode_without_a_terminal_points_at_answers() -> None:
+    result = command()
+    assert result.returncode == 2
+    assert "--answers" in result.stderr
+
+
+def test_dry_run_lists_each_host_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    answers, secrets = write_deployment(tmp_path)
+    assert main(["--answers", str(answers), "--secrets", str(secrets), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "lb01:\n  /etc/keepalived/keepalived.conf  (0600 root:root)" in out
+    assert "harbor03:\n  /opt/harbor/harbor.cfg  (0600 root:root)" in out
+
+
+def test_unattended_without_install_engine_changes_nothing_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers, secrets = write_deployment(tmp_path)
+    assert main(["--answers", str(answers), "--secrets", str(secrets)]) == 1
+    assert "nothing was changed" in capsys.readouterr().err
+
+
+def test_missing_answers_file_is_invalid_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--answers", "/nonexistent/answers.yaml", "--dry-run"]) == 2
+    assert "/nonexistent/answers.yaml: (top level): cannot read" in capsys.readouterr().err
+
+
+def test_readme_example_answers_file_is_valid() -> None:
+    text = README.read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    examples = [block for block in blocks if block.lstrip().startswith("# yaml-language-server")]
+    assert examples, "README has no example answers file"
+    answers = loads(examples[0]).answers
+    assert answers.name == "harbor-prod"
+    assert len(answers.harbor_nodes) == 3

@@ -1,0 +1,77 @@
+"""The wheel, installed into a fresh venv, works from any folder and renders the same bytes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harbor_wizard.cli import main
+from tests.support.deployment import ANSWERS, write_deployment
+from tests.support.tools import tree
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert result.returncode == 0, f"{args}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bin/ of a fresh venv with harbor-wizard installed from its wheel (not editable)."""
+    work = tmp_path_factory.mktemp("wheel")
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", work / "dist", ROOT)
+    wheel = next((work / "dist").glob("harbor_wizard-*.whl"))
+    run(sys.executable, "-m", "venv", work / "venv")
+    run(work / "venv/bin/pip", "install", "-q", wheel)
+    return work / "venv/bin"
+
+
+@pytest.mark.slow
+def test_installed_command_renders_identically(installed: Path, tmp_path: Path) -> None:
+    deployment = tmp_path / "deployment"
+    answers, secrets = write_deployment(deployment, ANSWERS)
+    in_tree = tmp_path / "in-tree"
+    assert (
+        main(
+            ["render", "--answers", str(answers), "--secrets", str(secrets), "--out", str(in_tree)]
+        )
+        == 0
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run(
+        installed / "harbor-wizard",
+        "render",
+        "--answers",
+        answers,
+        "--secrets",
+        secrets,
+        "--out",
+        tmp_path / "from-wheel",
+        cwd=elsewhere,
+    )
+    assert tree(tmp_path / "from-wheel") == tree(in_tree)
+    version = run(installed / "harbor-wizard", "--version", cwd=elsewhere).stdout
+    assert version.startswith("harbor-wizard ")
+
+
+@pytest.mark.slow
+def test_wheel_installs_screens_and_templates_inside_the_package(installed: Path) -> None:
+    python = installed / "python"
+    probe = (
+        "import importlib.resources as r, importlib.util as u\n"
+        "import harbor_wizard.screens, harbor_wizard.templates\n"
+        "names = {p.name for p in r.files('harbor_wizard.templates').iterdir()}\n"
+        "assert 'harbor.cfg.j2' in names and 'keepalived.conf.j2' in names, names\n"
+        "assert u.find_spec('screens') is None and u.find_spec('templates') is None\n"
+        "print('ok')\n"
+    )
+    assert run(python, "-c", probe, cwd=installed).stdout.strip() == "ok"
