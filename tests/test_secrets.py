@@ -115,13 +115,14 @@ def test_no_keyring_falls_back_to_a_0600_file_and_says_so_once(tmp_path: Path) -
 
 def test_render_generates_shared_files_once(tmp_path: Path) -> None:
     answers, secrets = write_deployment(tmp_path)
-    assert (
-        main(["render", "--answers", str(answers), "--secrets", str(secrets), "--out", "o1"]) == 0
-    )
+    args = ["render", "--answers", str(answers), "--secrets", str(secrets)]
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
     text = secrets.read_text()
     assert "generated.token_private_key" in text
     assert "generated.secretkey" in text
     assert (secrets.stat().st_mode & 0o777) == 0o600
+    assert main([*args, "--out", str(tmp_path / "two")]) == 0
+    assert secrets.read_text() == text
 
 
 def test_redaction_hides_registered_values() -> None:
