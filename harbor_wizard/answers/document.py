@@ -238,9 +238,7 @@ def atomic_write(path: Path, text: str, mode: int) -> None:
         raise
 
 
-def parse(
-    text: str, source: str | None = None
-) -> tuple[CommentedMap, tuple[int, int, int]]:
+def parse(text: str, source: str | None = None) -> tuple[CommentedMap, tuple[int, int, int]]:
     """YAML text to a round-trip tree, with the file's own indentation."""
     indent = guess_indent(text)
     try:

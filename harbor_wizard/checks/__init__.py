@@ -1,0 +1,111 @@
+"""Live checks: every answer proved against the real world before anything is installed.
+
+Each probe is a small function with its own time limits that returns results and never
+raises. ``run_all`` runs them concurrently (each host's SSH checks share one connection),
+so the whole set takes about as long as the slowest probe, not the sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fabric import Connection
+from pydantic import SecretStr
+
+from harbor_wizard.answers import Answers
+from harbor_wizard.checks import hosts, installer, mariadb, postgres, redis, ssh, storage, tls, vip
+from harbor_wizard.checks.result import CheckResult, Status
+from harbor_wizard.connection import SshTarget, targets
+
+__all__ = ["CheckOptions", "CheckResult", "Status", "run_all"]
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    timeout: float = 5.0
+    """Seconds for each connection attempt and each remote command's answer."""
+    accepted_fingerprints: frozenset[str] = field(default_factory=frozenset)
+    """Host key fingerprints the operator accepted for hosts not yet in known_hosts."""
+    installed: bool = False
+    """After an install the VIP is expected to answer."""
+
+
+def _host_checks(
+    target: SshTarget, answers: Answers, options: CheckOptions
+) -> tuple[list[CheckResult], Connection | None]:
+    results, connection = ssh.open_host(target, options.accepted_fingerprints, options.timeout)
+    if connection is None:
+        return results, None
+    results += ssh.sudo(target, connection)
+    os_results = ssh.os_check(target, connection)
+    results += os_results
+    manager = os_results[0].data.get("package_manager") or None if os_results else None
+    if target.name in {lb.name for lb in answers.load_balancer.nodes}:
+        results += hosts.lb_interface(target, connection, answers)
+        results += hosts.lb_packages(target, connection, answers, manager)
+    else:
+        results += hosts.node_software(target, connection)
+        results += hosts.node_space(target, connection)
+    return results, connection
+
+
+def run_all(
+    answers: Answers,
+    secrets: dict[str, SecretStr],
+    base_dir: Path,
+    options: CheckOptions | None = None,
+) -> list[CheckResult]:
+    """Every check of a deployment, concurrently; results grouped by what they looked at."""
+    options = options or CheckOptions()
+    timeout = options.timeout
+    jobs: list[Callable[[], list[CheckResult]]] = [
+        lambda: installer.check(_installer_path(answers, base_dir), answers.harbor.version),
+        lambda: vip.check(answers.vip, installed=options.installed, timeout=min(timeout, 2.0)),
+        lambda: mariadb.check(answers.database, secrets["database.password"], timeout),
+        lambda: redis.check(answers.redis.endpoints[0], secrets.get("redis.password"), timeout),
+    ]
+    if answers.clair_database is not None:
+        clair = answers.clair_database
+        jobs.append(lambda: postgres.check(clair, secrets["clair_database.password"], timeout))
+    if answers.storage.provider != "filesystem":
+        jobs.append(lambda: storage.check(answers.storage, timeout))
+    if answers.tls is not None:
+        passphrase = secrets.get("tls.private_key_passphrase")
+        jobs.append(
+            lambda: tls.check(
+                answers, base_dir, passphrase.get_secret_value() if passphrase else None
+            )
+        )
+    host_targets = targets(answers, base_dir)
+    with ThreadPoolExecutor(max_workers=len(jobs) + len(host_targets)) as pool:
+        host_futures: list[Future[tuple[list[CheckResult], Connection | None]]] = [
+            pool.submit(_host_checks, target, answers, options) for target in host_targets
+        ]
+        service_futures = [pool.submit(job) for job in jobs]
+        results: list[CheckResult] = []
+        connections: dict[str, Connection] = {}
+        for target, future in zip(host_targets, host_futures, strict=True):
+            host_results, connection = future.result()
+            results += host_results
+            if connection is not None:
+                connections[target.name] = connection
+        try:
+            node_names = [node.name for node in answers.harbor_nodes]
+            nodes = {name: connections[name] for name in node_names if name in connections}
+            if answers.storage.provider == "filesystem" and len(nodes) >= 1:
+                results += hosts.shared_registry(nodes)
+        finally:
+            for connection in connections.values():
+                connection.close()
+        for service in service_futures:
+            results += service.result()
+    return results
+
+
+def _installer_path(answers: Answers, base_dir: Path) -> Path:
+    from harbor_wizard.certs import resolve_path
+
+    return resolve_path(answers.harbor.installer, base_dir)

@@ -1,0 +1,281 @@
+"""What each host must offer: the LBs' interface, VIP subnet and packages; the nodes'
+docker, Python 2.7 for prepare, openssl, free space and shared storage."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+
+from fabric import Connection
+
+from harbor_wizard.answers import Answers
+from harbor_wizard.checks.remote import run
+from harbor_wizard.checks.result import CheckResult, error, ok, probe, warning
+from harbor_wizard.connection import SshTarget
+
+HARBOR_UID = "10000:10000"
+MIN_FREE_GIB = 5
+WANT_FREE_GIB = 20
+
+
+@probe("lb.interface")
+def lb_interface(target: SshTarget, connection: Connection, answers: Answers) -> list[CheckResult]:
+    lb = answers.load_balancer
+    interface = lb.interface or ""
+    out = run(connection, f"ip -o -4 addr show dev {interface}")
+    field = "load_balancer.interface"
+    if not out.ok:
+        listed = run(connection, "ip -o link show | awk -F': ' '{print $2}'").stdout.split()
+        names = ", ".join(n.split("@")[0] for n in listed if n != "lo")
+        return [
+            error(
+                "lb.interface",
+                target.name,
+                f"{target.name} has no interface '{interface}' (it has: {names or 'none'})",
+                field_path=field,
+            )
+        ]
+    networks = [
+        ipaddress.IPv4Interface(match).network
+        for match in re.findall(r"inet (\d+\.\d+\.\d+\.\d+/\d+)", out.stdout)
+    ]
+    if any(answers.vip in network for network in networks):
+        return [
+            ok(
+                "lb.interface",
+                target.name,
+                f"{target.name}: {interface} carries the VIP's subnet",
+                field_path=field,
+            )
+        ]
+    shown = ", ".join(str(n) for n in networks) or "no IPv4 address"
+    return [
+        error(
+            "lb.interface",
+            target.name,
+            f"{target.name}: the VIP {answers.vip} is not on {interface}'s subnet ({shown})",
+            field_path="vip",
+        )
+    ]
+
+
+def _package(
+    target: SshTarget, connection: Connection, binary: str, package: str, manager: str | None
+) -> CheckResult:
+    found = run(connection, f"command -v {binary} && {binary} -v 2>&1 | head -n 1")
+    if found.ok:
+        version = found.stdout.strip().splitlines()[-1] if found.stdout.strip() else ""
+        return ok(f"lb.{binary}", target.name, f"{target.name}: {binary} installed ({version})")
+    queries = {
+        "apt-get": f"apt-cache policy {package} | awk '/Candidate:/ {{print $2}}'",
+        "dnf": f"dnf -q info {package} >/dev/null && echo available",
+        "yum": f"yum -q info {package} >/dev/null && echo available",
+        "zypper": f"zypper -q info {package} >/dev/null && echo available",
+    }
+    if manager in queries:
+        candidate = run(connection, queries[manager], timeout=20).stdout.strip()
+        if candidate and candidate != "(none)":
+            return ok(
+                f"lb.{binary}",
+                target.name,
+                f"{target.name}: {package} not installed; {manager} can install {candidate}",
+                data={"install": manager},
+            )
+    return error(
+        f"lb.{binary}",
+        target.name,
+        f"{target.name}: {package} is not installed and {manager or 'no package manager'} "
+        "cannot install it; install it first",
+    )
+
+
+@probe("lb.packages")
+def lb_packages(
+    target: SshTarget, connection: Connection, answers: Answers, manager: str | None
+) -> list[CheckResult]:
+    results = [_package(target, connection, "keepalived", "keepalived", manager)]
+    if answers.load_balancer.mode == "haproxy":
+        results.append(_package(target, connection, "haproxy", "haproxy", manager))
+    results.append(_package(target, connection, "curl", "curl", manager))
+    if answers.load_balancer.mode == "lvs-dr":
+        ipvs = run(connection, "test -e /proc/net/ip_vs || modprobe ip_vs", sudo=True)
+        if not ipvs.ok:
+            results.append(
+                error(
+                    "lb.ipvs",
+                    target.name,
+                    f"{target.name}: the kernel has no IPVS: with lvs-dr keepalived's checker "
+                    "exits and takes VRRP down with it; choose load_balancer.mode: haproxy",
+                    field_path="load_balancer.mode",
+                )
+            )
+    return results
+
+
+def _version(text: str) -> tuple[int, ...]:
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g) for g in match.groups() if g is not None) if match else ()
+
+
+@probe("node.software")
+def node_software(target: SshTarget, connection: Connection) -> list[CheckResult]:
+    results = []
+    docker = run(connection, "docker --version")
+    engine = run(connection, "docker info --format '{{.ServerVersion}}'", sudo=True)
+    if not docker.ok:
+        results.append(error("node.docker", target.name, f"{target.name}: docker is not installed"))
+    elif _version(docker.stdout) < (1, 10):
+        results.append(
+            error(
+                "node.docker",
+                target.name,
+                f"{target.name}: docker {docker.stdout.strip()} is older than 1.10",
+            )
+        )
+    elif not engine.ok:
+        results.append(
+            error(
+                "node.docker",
+                target.name,
+                f"{target.name}: the docker engine does not answer (docker info failed)",
+            )
+        )
+    else:
+        results.append(
+            ok("node.docker", target.name, f"{target.name}: docker engine {engine.stdout.strip()}")
+        )
+    compose = run(connection, "docker-compose --version")
+    if not compose.ok:
+        results.append(
+            error(
+                "node.docker_compose",
+                target.name,
+                f"{target.name}: docker-compose (v1, which install.sh calls) is not installed",
+            )
+        )
+    elif _version(compose.stdout) < (1, 7, 1):
+        results.append(
+            error(
+                "node.docker_compose",
+                target.name,
+                f"{target.name}: docker-compose is older than 1.7.1",
+            )
+        )
+    else:
+        results.append(
+            ok("node.docker_compose", target.name, f"{target.name}: {compose.stdout.strip()}")
+        )
+    python = run(
+        connection,
+        "/usr/bin/python -c 'import sys; print(sys.version_info[0], sys.version_info[1])'",
+    )
+    if python.stdout.split() == ["2", "7"]:
+        results.append(
+            ok("node.python2", target.name, f"{target.name}: /usr/bin/python is Python 2.7")
+        )
+    else:
+        results.append(
+            error(
+                "node.python2",
+                target.name,
+                f"{target.name}: Harbor 1.4's prepare needs Python 2.7 as /usr/bin/python "
+                "(Ubuntu 20.04/22.04: apt-get install python-is-python2)",
+            )
+        )
+    if run(connection, "command -v openssl").ok:
+        results.append(ok("node.openssl", target.name, f"{target.name}: openssl present"))
+    else:
+        results.append(
+            error("node.openssl", target.name, f"{target.name}: prepare needs the openssl binary")
+        )
+    return results
+
+
+@probe("node.space")
+def node_space(target: SshTarget, connection: Connection) -> list[CheckResult]:
+    out = run(connection, "df -Pk /data 2>/dev/null || df -Pk /")
+    lines = out.stdout.strip().splitlines()
+    if not out.ok or len(lines) < 2:
+        return [error("node.space", target.name, f"{target.name}: cannot read free space on /data")]
+    free_gib = int(lines[-1].split()[3]) / 1024 / 1024
+    message = f"{target.name}: {free_gib:.1f} GiB free on /data"
+    if free_gib < MIN_FREE_GIB:
+        return [error("node.space", target.name, message + f" (needs at least {MIN_FREE_GIB} GiB)")]
+    if free_gib < WANT_FREE_GIB:
+        return [warning("node.space", target.name, message + f" (less than {WANT_FREE_GIB} GiB)")]
+    return [ok("node.space", target.name, message)]
+
+
+@probe("storage.shared", target_arg="first")
+def shared_registry(
+    connections: dict[str, Connection], first: str | None = None
+) -> list[CheckResult]:
+    """/data/registry is one filesystem on every node, and 10000:10000 can own it.
+
+    Why: with `filesystem` storage each node's registry must see the others' layers, and
+    the 1.4.0 registry chowns /storage at every start (root_squash makes it loop).
+    """
+    names = list(connections)
+    first = first or names[0]
+    marker = f"/data/registry/.harbor-wizard-check-{secrets.token_hex(8)}"
+    results: list[CheckResult] = []
+    made = run(connections[first], f"test -d /data/registry && touch {marker}", sudo=True)
+    if not made.ok:
+        return [
+            error(
+                "storage.shared",
+                first,
+                f"{first}: /data/registry is missing or not writable: mount the shared "
+                "filesystem there on every node",
+                field_path="storage.provider",
+            )
+        ]
+    try:
+        for name in names:
+            if name == first:
+                continue
+            if run(connections[name], f"test -e {marker}").ok:
+                results.append(
+                    ok("storage.shared", name, f"{name}: /data/registry is shared with {first}")
+                )
+            else:
+                results.append(
+                    error(
+                        "storage.shared",
+                        name,
+                        f"{name}: /data/registry is not shared with {first} (a file written on "
+                        f"{first} is not there): mount the same filesystem on every node",
+                        field_path="storage.provider",
+                    )
+                )
+        for name in names:
+            results.append(_registry_owner(name, connections[name]))
+    finally:
+        run(connections[first], f"rm -f {marker}", sudo=True)
+    return results
+
+
+_CAN_CHOWN = (
+    "f=$(mktemp -p /data/registry .harbor-wizard-chown-XXXXXX) || exit 1; "
+    f'chown {HARBOR_UID} "$f"; rc=$?; rm -f "$f"; exit $rc'
+)
+
+
+def _registry_owner(name: str, connection: Connection) -> CheckResult:
+    owner = run(connection, "stat -c %u:%g /data/registry").stdout.strip()
+    if owner == HARBOR_UID:
+        return ok("storage.owner", name, f"{name}: /data/registry is owned by {HARBOR_UID}")
+    if run(connection, _CAN_CHOWN, sudo=True).ok:
+        return ok(
+            "storage.owner",
+            name,
+            f"{name}: /data/registry is {owner or 'unreadable'}; will be owned by {HARBOR_UID}",
+        )
+    return error(
+        "storage.owner",
+        name,
+        f"{name}: root cannot chown in /data/registry (NFS root_squash?); the 1.4 registry "
+        "container chowns it at every start and would restart in a loop: export with "
+        f"no_root_squash or pre-own it as {HARBOR_UID}",
+    )

@@ -1,0 +1,81 @@
+"""The offline installer file: present, and shaped like a Harbor 1.4.x offline installer."""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from pathlib import Path
+
+from harbor_wizard.checks.result import CheckResult, error, ok, probe
+
+REQUIRED = ("harbor/install.sh", "harbor/harbor.cfg", "harbor/ha/registry.sql")
+
+
+def inspect(path: Path) -> tuple[set[str], str | None]:
+    """The required members found, and the Harbor version named by its image tarball."""
+    found: set[str] = set()
+    version = None
+    with tarfile.open(path, "r:*") as archive:
+        for member in archive:
+            name = member.name.removeprefix("./")
+            if name in REQUIRED:
+                found.add(name)
+            match = re.fullmatch(r"harbor/harbor\.v(\d+\.\d+\.\d+)\.tar\.gz", name)
+            if match:
+                version = match.group(1)
+            if len(found) == len(REQUIRED) and version:
+                break
+    return found, version
+
+
+@probe("installer")
+def check(path: Path, expected_version: str) -> list[CheckResult]:
+    field = "harbor.installer"
+    if not path.is_file():
+        return [
+            error(
+                "installer",
+                "installer",
+                f"the offline installer {path} does not exist",
+                field_path=field,
+            )
+        ]
+    try:
+        found, version = inspect(path)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        return [
+            error(
+                "installer",
+                "installer",
+                f"{path} is not a Harbor offline installer (not a readable .tgz: {exc})",
+                field_path=field,
+            )
+        ]
+    missing = [name for name in REQUIRED if name not in found]
+    if missing:
+        return [
+            error(
+                "installer",
+                "installer",
+                f"{path} is not a Harbor 1.4 offline installer: it lacks {', '.join(missing)} "
+                "(the online installer has no ha/registry.sql)",
+                field_path=field,
+            )
+        ]
+    if version is not None and version != expected_version:
+        return [
+            error(
+                "installer",
+                "installer",
+                f"{path} installs Harbor {version}, but harbor.version is {expected_version}",
+                field_path="harbor.version",
+            )
+        ]
+    size = path.stat().st_size / 1024 / 1024
+    return [
+        ok(
+            "installer",
+            "installer",
+            f"{path.name}: Harbor {version or expected_version} offline installer ({size:.0f} MiB)",
+        )
+    ]

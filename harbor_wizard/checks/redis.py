@@ -1,0 +1,59 @@
+"""Redis: PING, the server version, and whether it wants a password Harbor 1.4 cannot send."""
+
+from __future__ import annotations
+
+import redis as redis_client
+from pydantic import SecretStr
+
+from harbor_wizard.checks.result import CheckResult, error, ok, probe
+
+
+@probe("redis")
+def check(
+    endpoint: str, password: SecretStr | None = None, timeout: float = 5.0
+) -> list[CheckResult]:
+    host, _, port = endpoint.rpartition(":")
+    where = f"Redis at {endpoint}"
+    client = redis_client.Redis(
+        host=host,
+        port=int(port),
+        password=password.get_secret_value() if password else None,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry_on_timeout=False,
+    )
+    try:
+        client.ping()
+        version = str(client.info("server").get("redis_version", "?"))
+    except redis_client.AuthenticationError as exc:
+        text = str(exc)
+        if "no password is set" in text or "without any password" in text:
+            message = f"{where} has no password set, but one was given"
+        elif password is None:
+            message = (
+                f"{where} requires a password, and Harbor 1.4's registry cannot send one "
+                "(it uses redis_url as a bare address): remove requirepass and protect it "
+                "by network instead"
+            )
+        else:
+            message = f"{where} refused the password"
+        return [error("redis.auth", "redis", message, field_path="redis.endpoints")]
+    except redis_client.ResponseError as exc:
+        return [error("redis.ping", "redis", f"{where}: {exc}", field_path="redis.endpoints")]
+    except redis_client.TimeoutError:
+        return [
+            error(
+                "redis.ping",
+                "redis",
+                f"{where}: no answer (timed out)",
+                field_path="redis.endpoints",
+            )
+        ]
+    except redis_client.ConnectionError as exc:
+        reason = "connection refused" if "refused" in str(exc) else str(exc)
+        return [error("redis.ping", "redis", f"{where}: {reason}", field_path="redis.endpoints")]
+    finally:
+        client.close()
+    return [
+        ok("redis.ping", "redis", f"{where}: PONG, server {version}", data={"version": version})
+    ]

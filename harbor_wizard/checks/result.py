@@ -1,0 +1,93 @@
+"""What a check returns: a status, one line a person can act on, details, and its time."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import ParamSpec
+
+from harbor_wizard.redact import redact
+
+
+class Status(enum.Enum):
+    OK = "ok"
+    """Proved against the real thing."""
+    WARNING = "warning"
+    """Works, but an operator should know (acknowledge to go on)."""
+    ERROR = "error"
+    """Would break the install: fix before anything is touched."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    """Which probe, e.g. ``mariadb.login``."""
+    target: str
+    """What it looked at: a host name or a field path."""
+    status: Status
+    message: str
+    details: tuple[str, ...] = ()
+    seconds: float = 0.0
+    field_path: str | None = None
+    """The answers field the result is about, for the TUI to show it beside."""
+    data: dict[str, str] = field(default_factory=dict)
+    """Facts for later steps (versions, fingerprints); never secrets."""
+
+    @property
+    def failed(self) -> bool:
+        return self.status is Status.ERROR
+
+
+def ok(check: str, target: str, message: str, **kw: object) -> CheckResult:
+    return CheckResult(check, target, Status.OK, message, **kw)  # type: ignore[arg-type]
+
+
+def warning(check: str, target: str, message: str, **kw: object) -> CheckResult:
+    return CheckResult(check, target, Status.WARNING, message, **kw)  # type: ignore[arg-type]
+
+
+def error(check: str, target: str, message: str, **kw: object) -> CheckResult:
+    return CheckResult(check, target, Status.ERROR, message, **kw)  # type: ignore[arg-type]
+
+
+P = ParamSpec("P")
+Probe = Callable[P, list[CheckResult]]
+
+
+def probe(name: str, target_arg: int | str = 0) -> Callable[[Probe[P]], Probe[P]]:
+    """Time a probe, redact its words, and turn any exception into an error result.
+
+    Why: a check must never take the caller down (the TUI runs them in workers, the
+    installer all at once), and its message must never carry a secret.
+    """
+
+    def decorate(function: Probe[P]) -> Probe[P]:
+        @functools.wraps(function)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> list[CheckResult]:
+            start = time.monotonic()
+            try:
+                results = function(*args, **kwargs)
+            except Exception as exc:  # the contract: no exception escapes a check
+                target = kwargs.get(str(target_arg)) if isinstance(target_arg, str) else None
+                if target is None and isinstance(target_arg, int) and len(args) > target_arg:
+                    target = getattr(args[target_arg], "name", args[target_arg])
+                results = [
+                    error(name, str(target or "?"), f"{name} failed: {type(exc).__name__}: {exc}")
+                ]
+            seconds = time.monotonic() - start
+            return [
+                replace(
+                    result,
+                    message=redact(result.message),
+                    details=tuple(redact(d) for d in result.details),
+                    seconds=result.seconds or seconds,
+                )
+                for result in results
+            ]
+
+        return wrapper
+
+    return decorate

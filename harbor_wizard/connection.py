@@ -1,0 +1,173 @@
+"""The one way to open SSH to a host: fabric, with host keys verified.
+
+Why: fabric's Connection accepts any host key (AutoAddPolicy, no known_hosts), and this
+tool sends database and Redis passwords over these connections. Every SSH session of the
+wizard (checks, installer, TUI) is opened here: known keys must match, a changed key is
+refused showing both fingerprints, and an unknown key is refused showing its fingerprint
+unless the operator accepted exactly that fingerprint.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+from fabric import Config, Connection
+
+from harbor_wizard.answers import Answers
+from harbor_wizard.certs import resolve_path
+
+CONNECT_TIMEOUT = 8.0
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    name: str
+    address: str
+    user: str
+    port: int
+    identity_file: Path | None
+    known_hosts: Path
+
+    @property
+    def known_hosts_name(self) -> str:
+        """How OpenSSH names this host in known_hosts."""
+        return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
+
+
+def targets(answers: Answers, base_dir: Path) -> list[SshTarget]:
+    """Every host the wizard manages, LBs first, as SSH targets."""
+    ssh = answers.ssh
+    identity = resolve_path(ssh.identity_file, base_dir) if ssh.identity_file else None
+    known = resolve_path(ssh.known_hosts, base_dir)
+    return [
+        SshTarget(name, address, ssh.user, ssh.port, identity, known)
+        for name, address in answers.hosts()
+    ]
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """OpenSSH's form: SHA256:base64 without padding."""
+    return str(key.fingerprint)
+
+
+class HostKeyError(Exception):
+    """A host key that is not trusted; the message shows the fingerprints."""
+
+    def __init__(self, message: str, offered: str, known: str | None = None) -> None:
+        super().__init__(message)
+        self.offered = offered
+        self.known = known
+
+
+class UnknownHostKey(HostKeyError):
+    key: paramiko.PKey
+
+
+class _Policy(paramiko.MissingHostKeyPolicy):
+    """Unknown keys are refused unless their fingerprint was accepted by the operator."""
+
+    def __init__(self, target: SshTarget, accepted: frozenset[str]) -> None:
+        self.target = target
+        self.accepted = accepted
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        offered = fingerprint(key)
+        if offered in self.accepted:
+            remember_host_key(self.target, key)
+            return
+        error = UnknownHostKey(
+            f"{self.target.name} ({self.target.address}) offers an unknown {key.get_name()} "
+            f"host key {offered}; accept it only if that is the host's real key",
+            offered,
+        )
+        error.key = key
+        raise error
+
+
+def remember_host_key(target: SshTarget, key: paramiko.PKey) -> None:
+    """Add an accepted key to the known_hosts file (created 0600 if missing)."""
+    target.known_hosts.parent.mkdir(parents=True, exist_ok=True)
+    line = f"{target.known_hosts_name} {key.get_name()} {key.get_base64()}\n"
+    existing = target.known_hosts.read_text() if target.known_hosts.exists() else ""
+    if line not in existing:
+        with target.known_hosts.open("a") as handle:
+            if existing and not existing.endswith("\n"):
+                handle.write("\n")
+            handle.write(line)
+        target.known_hosts.chmod(0o600)
+
+
+def connect(
+    target: SshTarget,
+    *,
+    accepted_fingerprints: Iterable[str] = (),
+    timeout: float = CONNECT_TIMEOUT,
+) -> Connection:
+    """An open fabric Connection whose host key was verified.
+
+    Raises HostKeyError (unknown or changed key), paramiko.AuthenticationException (the
+    key was refused), or OSError / socket.timeout / paramiko.SSHException (no answer).
+    """
+    config = Config(
+        overrides={
+            # Never mirror our stdin to the host; never print remote output ourselves.
+            "run": {"in_stream": False, "hide": True, "warn": True},
+            "load_ssh_configs": False,
+            "timeouts": {"connect": timeout},
+        }
+    )
+    connect_kwargs: dict[str, object] = {
+        "banner_timeout": timeout,
+        "auth_timeout": timeout,
+        "look_for_keys": False,
+        "allow_agent": target.identity_file is None,
+    }
+    if target.identity_file is not None:
+        connect_kwargs["key_filename"] = str(target.identity_file)
+    connection = Connection(
+        host=target.address,
+        user=target.user,
+        port=target.port,
+        config=config,
+        connect_timeout=timeout,
+        connect_kwargs=connect_kwargs,
+        inline_ssh_env=True,
+    )
+    client: paramiko.SSHClient = connection.client
+    if target.known_hosts.exists():
+        client.load_host_keys(str(target.known_hosts))
+    client.set_missing_host_key_policy(_Policy(target, frozenset(accepted_fingerprints)))
+    try:
+        connection.open()
+    except paramiko.BadHostKeyException as error:
+        connection.close()
+        raise HostKeyError(
+            f"{target.name} ({target.address}) host key CHANGED: it offers "
+            f"{fingerprint(error.key)}, known_hosts has {fingerprint(error.expected_key)}; "
+            "refused (a re-installed host, or someone in between)",
+            fingerprint(error.key),
+            fingerprint(error.expected_key),
+        ) from None
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def tcp_reachable(address: str, port: int, timeout: float) -> str | None:
+    """None when a TCP connection opens, else why not, in a few words."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return None
+    except TimeoutError:
+        return f"no answer within {timeout:.0f} s"
+    except ConnectionRefusedError:
+        return "connection refused"
+    except OSError as error:
+        return error.strerror or str(error)
