@@ -11,10 +11,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harbor_wizard import __version__
 from harbor_wizard.answers import InvalidInput, answers_schema
 from harbor_wizard.redact import redact
+
+if TYPE_CHECKING:
+    from harbor_wizard.inputs import Inputs
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -57,7 +61,31 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--secrets", type=Path, metavar="FILE")
     render.add_argument("--out", type=Path, metavar="DIR", required=True)
     commands.add_parser("schema", help="print the JSON Schema of the answers file")
+    check = commands.add_parser(
+        "check", help="prove every answer against the real hosts and services; change nothing"
+    )
+    check.add_argument("--answers", type=Path, metavar="FILE", required=True)
+    check.add_argument("--secrets", type=Path, metavar="FILE")
+    _check_options(check)
+    _check_options(parser)
     return parser
+
+
+def _check_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="time limit of each connection and probe (default 5)",
+    )
+    parser.add_argument(
+        "--accept-host-key",
+        action="append",
+        default=[],
+        metavar="FINGERPRINT",
+        help="trust this SSH host key (SHA256:...) of a host not yet in known_hosts",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,8 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "render":
             return _render(args.answers, args.secrets, args.out)
+        if args.command == "check":
+            return _check(args)
         if args.answers is not None:
-            return _unattended(args.answers, args.secrets, dry_run=args.dry_run)
+            return _unattended(args)
         return _interactive()
     except InvalidInput as error:
         warn(f"harbor-wizard: invalid input ({len(error.problems)} problem(s)):")
@@ -98,10 +128,31 @@ def _terminal_prompt() -> Callable[[str], str] | None:
     return terminal_prompt if sys.stdin.isatty() else None
 
 
-def _unattended(answers: Path, secrets: Path | None, *, dry_run: bool) -> int:
+def _run_checks(args: argparse.Namespace) -> tuple[Inputs, bool]:
+    """Load the inputs, run every live check, print the table; (inputs, any error)."""
+    from harbor_wizard.checks import CheckOptions, run_all
     from harbor_wizard.inputs import load_inputs
+    from harbor_wizard.views.checks import print_results
 
-    inputs = load_inputs(answers, secrets, prompt=_terminal_prompt(), notify=warn)
+    inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
+    options = CheckOptions(
+        timeout=args.timeout, accepted_fingerprints=frozenset(args.accept_host_key)
+    )
+    results = run_all(inputs.answers, inputs.secrets, inputs.document.base_dir, options)
+    return inputs, print_results(results)
+
+
+def _check(args: argparse.Namespace) -> int:
+    _, failed = _run_checks(args)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _unattended(args: argparse.Namespace) -> int:
+    inputs, failed = _run_checks(args)
+    if failed:
+        warn("harbor-wizard: checks failed; nothing was changed. Fix the errors above and re-run.")
+        return EXIT_FAILED
+    dry_run = args.dry_run
     files = inputs.render()
     say(f"Answers, secrets and files of deployment '{inputs.answers.name}' are valid.")
     for host, _ in inputs.answers.hosts():

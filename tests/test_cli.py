@@ -12,7 +12,6 @@ import pytest
 from harbor_wizard import __version__
 from harbor_wizard.answers import loads
 from harbor_wizard.cli import main
-from tests.support.deployment import write_deployment
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -41,22 +40,6 @@ def test_guided_mode_without_a_terminal_points_at_answers() -> None:
     result = command()
     assert result.returncode == 2
     assert "--answers" in result.stderr
-
-
-def test_dry_run_lists_each_host_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    answers, secrets = write_deployment(tmp_path)
-    assert main(["--answers", str(answers), "--secrets", str(secrets), "--dry-run"]) == 0
-    out = capsys.readouterr().out
-    assert "lb01:\n  /etc/keepalived/keepalived.conf  (0600 root:root)" in out
-    assert "harbor03:\n  /opt/harbor/harbor.cfg  (0600 root:root)" in out
-
-
-def test_unattended_without_install_engine_changes_nothing_and_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    answers, secrets = write_deployment(tmp_path)
-    assert main(["--answers", str(answers), "--secrets", str(secrets)]) == 1
-    assert "nothing was changed" in capsys.readouterr().err
 
 
 def test_missing_answers_file_is_invalid_input(capsys: pytest.CaptureFixture[str]) -> None:

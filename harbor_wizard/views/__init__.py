@@ -1,0 +1,1 @@
+"""Views: how results and events are shown. The only layer that may know about a terminal."""
