@@ -41,10 +41,9 @@ def can_create(grants: list[str]) -> bool:
         match = re.match(r"GRANT (.+?) ON (\S+) TO", grant)
         if not match:
             continue
-        privileges, scope = match.group(1).upper(), match.group(2).replace("`", "")
-        if scope in ("*.*", f"{HARBOR_DATABASE}.*") and (
-            "ALL PRIVILEGES" in privileges or re.search(r"\bCREATE\b", privileges)
-        ):
+        privileges = {p.strip() for p in match.group(1).upper().split(",")}
+        scope = match.group(2).replace("`", "")
+        if scope in ("*.*", f"{HARBOR_DATABASE}.*") and privileges & {"ALL PRIVILEGES", "CREATE"}:
             return True
     return False
 
