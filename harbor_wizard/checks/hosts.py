@@ -166,11 +166,10 @@ def node_software(target: SshTarget, connection: Connection) -> list[CheckResult
         results.append(
             ok("node.docker_compose", target.name, f"{target.name}: {compose.stdout.strip()}")
         )
-    python = run(
-        connection,
-        "/usr/bin/python -c 'import sys; print(sys.version_info[0], sys.version_info[1])'",
-    )
-    if python.stdout.split() == ["2", "7"]:
+    # Works on Python 2 and 3 alike (no print statement or function).
+    version = "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"
+    python = run(connection, f'/usr/bin/python -c "{version}"')
+    if python.stdout.strip() == "2.7":
         results.append(
             ok("node.python2", target.name, f"{target.name}: /usr/bin/python is Python 2.7")
         )

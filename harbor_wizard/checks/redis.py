@@ -20,7 +20,6 @@ def check(
         password=password.get_secret_value() if password else None,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
-        retry_on_timeout=False,
     )
     try:
         client.ping()

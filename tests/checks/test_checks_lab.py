@@ -131,6 +131,7 @@ def test_existing_schema_is_reported_not_an_error(lab: Lab) -> None:
         cursor.execute(sql)
         while cursor.nextset():
             pass
+        conn.commit()
         try:
             results = mariadb.check(db(lab), SecretStr(lab.mariadb.password))
         finally:

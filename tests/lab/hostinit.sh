@@ -40,7 +40,9 @@ if [ -n "${HW_PYTHON2:-}" ]; then
     ln -sfn "$HW_PYTHON2" "$M/usr/bin/python"
 fi
 
-# Test doubles (systemctl, docker, docker-compose) in the host's /usr/local/bin.
+# An empty /usr/local/bin of the host's own (this machine's tools stay out), holding the
+# test doubles (systemctl, docker, docker-compose).
+mount --bind "$H/usr-local-bin" "$M/usr/local/bin"
 for f in ${HW_DOUBLES:-}; do install -m 0755 "$f" "$M/usr/local/bin/"; done
 
 cp "$H/hosts" "$M/etc/hosts"

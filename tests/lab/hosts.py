@@ -66,7 +66,7 @@ class Host:
     # -- lifecycle ------------------------------------------------------------------
     def prepare(self, authorized_key: str, hosts_file: str) -> None:
         """Directories, host key, sshd config, /etc/hosts content (before start)."""
-        for sub in ("cow", "merged", "home", "data", "ssh"):
+        for sub in ("cow", "merged", "home", "data", "ssh", "usr-local-bin"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)
         (self.dir / "home").chmod(0o700)
@@ -89,13 +89,16 @@ class Host:
         if python2 and self.role == "harbor":
             env["HW_PYTHON2"], env["HW_PYTHON2_PREFIX"] = python2
         log = (self.dir / "hostinit.log").open("wb")
+        enter = [which("ip"), "netns", "exec", self.netns]
+        isolate = [which("unshare"), "--mount", "--uts", "--propagation", "private"]
         self._holder = subprocess.Popen(
-            [which("ip"), "netns", "exec", self.netns,
-             which("unshare"), "--mount", "--uts", "--propagation", "private",
-             "/bin/bash", str(HOSTINIT)],
-            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            [*enter, *isolate, "/bin/bash", str(HOSTINIT)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
             start_new_session=True,
-        )  # fmt: skip
+        )
         log.close()
 
     def wait_ready(self, timeout: float = 20) -> None:
@@ -122,23 +125,29 @@ class Host:
     # -- running things inside ----------------------------------------------------
     def nsenter(self) -> list[str]:
         """argv prefix that joins the host's network, mount and UTS namespaces."""
-        return [which("nsenter"), "-t", str(self._pid()), "-n", "-m", "-u", "--",
-                "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in HOST_ENV.items())]  # fmt: skip
+        env = [f"{k}={v}" for k, v in HOST_ENV.items()]
+        enter = [which("nsenter"), "-t", str(self._pid()), "-n", "-m", "-u", "--"]
+        return [*enter, "/usr/bin/env", "-i", *env]
 
     def run(
         self, cmd: str, *, check: bool = True, timeout: float = 60, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run a shell command inside the host (as root, like an SSH session)."""
-        return sh([*self.nsenter(), "/bin/bash", "-c", cmd],
-                  check=check, timeout=timeout, input=input)  # fmt: skip
+        return sh(
+            [*self.nsenter(), "/bin/bash", "-c", cmd], check=check, timeout=timeout, input=input
+        )
 
     def spawn(self, argv: list[str], log: Path) -> None:
         """Start a daemon inside the host, detached (setsid -f), output to `log`."""
         with log.open("ab") as out:
             subprocess.run(
                 [*self.nsenter(), which("setsid"), "-f", *argv],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=30, check=True,
-            )  # fmt: skip
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                timeout=30,
+                check=True,
+            )
 
     def path(self, path: str) -> Path:
         """A path inside the host, as the test process can read and write it."""
@@ -159,9 +168,7 @@ class Host:
     @property
     def host_public_key(self) -> str:
         """`ssh-ed25519 AAAA...` of the host key sshd currently serves."""
-        return " ".join(
-            (self.dir / "ssh" / "ssh_host_ed25519_key.pub").read_text().split()[:2]
-        )
+        return " ".join((self.dir / "ssh" / "ssh_host_ed25519_key.pub").read_text().split()[:2])
 
     def host_key_fingerprint(self) -> str:
         """SHA256 fingerprint of the host key, as ssh-keygen -l prints it."""
@@ -174,10 +181,13 @@ class Host:
 
     def start_sshd(self, timeout: float = 10) -> None:
         """Start sshd inside the host (it daemonizes and writes its PidFile)."""
-        sh([*self.nsenter(), which("sshd"), "-f", self.dir / "sshd_config",
-            "-E", self.dir / "sshd.log"])  # fmt: skip
-        wait_until(lambda: self.sshd_pid and tcp_open(self.ip, 22),
-                   timeout=timeout, what=f"sshd on {self.name}")  # fmt: skip
+        config, log = self.dir / "sshd_config", self.dir / "sshd.log"
+        sh([*self.nsenter(), which("sshd"), "-f", config, "-E", log])
+        wait_until(
+            lambda: self.sshd_pid and tcp_open(self.ip, 22),
+            timeout=timeout,
+            what=f"sshd on {self.name}",
+        )
 
     def stop_sshd(self, timeout: float = 10) -> None:
         """Stop the listening sshd (open sessions live on, as on a real host)."""
@@ -213,10 +223,15 @@ class Host:
 
     def unslow_link(self) -> None:
         sh(["tc", "qdisc", "del", "dev", self.veth, "root"], check=False)
-        sh(["ip", "netns", "exec", self.netns, "tc", "qdisc", "del", "dev", "eth0", "root"],
-           check=False)  # fmt: skip
+        sh(
+            ["ip", "netns", "exec", self.netns, "tc", "qdisc", "del", "dev", "eth0", "root"],
+            check=False,
+        )
 
     def ssh_command(self, key: Path, known_hosts: Path) -> str:
         """How a person reaches this host from the operator machine."""
-        return (f"ssh -i {shlex.quote(str(key))} -o UserKnownHostsFile={shlex.quote(str(known_hosts))}"
-                f" -o StrictHostKeyChecking=yes root@{self.ip}")  # fmt: skip
+        return (
+            f"ssh -i {shlex.quote(str(key))}"
+            f" -o UserKnownHostsFile={shlex.quote(str(known_hosts))}"
+            f" -o StrictHostKeyChecking=yes root@{self.ip}"
+        )

@@ -45,11 +45,11 @@ class MariaDB:
 
     @property
     def socket(self) -> Path:
-        return self.host.dir / "mariadb.sock"
+        return self.datadir / "mysqld.sock"
 
     @property
     def pidfile(self) -> Path:
-        return self.host.dir / "mariadb.pid"
+        return self.datadir / "mysqld.pid"
 
     def setup(self) -> None:
         """Create the data directory, start, and create the lab's root@'%'."""
@@ -72,15 +72,28 @@ class MariaDB:
 
     def start(self) -> None:
         self.host.spawn(
-            [which("mariadbd"), "--no-defaults", "--user=mysql", f"--datadir={self.datadir}",
-             f"--bind-address={self.ip}", f"--port={self.port}", f"--socket={self.socket}",
-             f"--pid-file={self.pidfile}", "--skip-name-resolve", "--innodb-flush-method=nosync",
-             "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M",
-             f"--log-error={self.host.dir}/mariadb.err"],
+            [
+                which("mariadbd"),
+                "--no-defaults",
+                "--user=mysql",
+                f"--datadir={self.datadir}",
+                f"--bind-address={self.ip}",
+                f"--port={self.port}",
+                f"--socket={self.socket}",
+                f"--pid-file={self.pidfile}",
+                "--skip-name-resolve",
+                "--innodb-flush-method=nosync",
+                "--innodb-log-file-size=8M",
+                "--innodb-buffer-pool-size=32M",
+                f"--log-error={self.datadir}/mariadb.err",
+            ],
             self.host.dir / "mariadb.out",
-        )  # fmt: skip
-        wait_until(lambda: read_pid(self.pidfile) and tcp_open(self.ip, self.port),
-                   timeout=60, what="MariaDB to accept connections")  # fmt: skip
+        )
+        wait_until(
+            lambda: read_pid(self.pidfile) and tcp_open(self.ip, self.port),
+            timeout=60,
+            what="MariaDB to accept connections",
+        )
 
     def stop(self) -> None:
         """Fault: the database goes away (clean shutdown)."""
@@ -92,8 +105,9 @@ class MariaDB:
 
 
 def _pg_bindir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-                   key=lambda p: int(p.split("/")[4]))  # fmt: skip
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4])
+    )
     if not found:
         raise LabError("PostgreSQL server binaries not found: install Debian package postgresql")
     return Path(found[-1]).parent
@@ -144,10 +158,12 @@ class Postgres:
         self.start()
 
     def start(self) -> None:
-        opts = (f"-c listen_addresses={self.ip} -c port={self.port}"
-                f" -c unix_socket_directories={self.datadir} -c fsync=off")  # fmt: skip
+        opts = (
+            f"-c listen_addresses={self.ip} -c port={self.port}"
+            f" -c unix_socket_directories={self.datadir} -c fsync=off"
+        )
         self._as_postgres(
-            f"{_pg_bindir()}/pg_ctl -D {self.datadir} -l {self.host.dir}/postgres.log"
+            f"{_pg_bindir()}/pg_ctl -D {self.datadir} -l {self.datadir}/postgres.log"
             f" -w -t 60 -o '{opts}' start >/dev/null"
         )
         wait_until(lambda: tcp_open(self.ip, self.port), timeout=30, what="PostgreSQL")
@@ -187,16 +203,29 @@ class Redis:
         self.start()
 
     def start(self) -> None:
-        argv = [which("redis-server"), "--bind", self.ip, "--port", str(self.port),
-                "--daemonize", "yes", "--pidfile", str(self.pidfile),
-                "--dir", str(self.host.dir / f"redis-{self.port}"),
-                "--logfile", str(self.host.dir / f"redis-{self.port}.log"),
-                "--save", "", "--appendonly", "no", "--protected-mode", "no"]  # fmt: skip
+        base = self.host.dir / f"redis-{self.port}"
+        options: dict[str, object] = {
+            "bind": self.ip,
+            "port": self.port,
+            "daemonize": "yes",
+            "pidfile": self.pidfile,
+            "dir": base,
+            "logfile": f"{base}.log",
+            "save": "",
+            "appendonly": "no",
+            "protected-mode": "no",
+        }
         if self.password:
-            argv += ["--requirepass", self.password]
+            options["requirepass"] = self.password
+        argv = [which("redis-server")]
+        for name, value in options.items():
+            argv += [f"--{name}", str(value)]
         self.host.spawn(argv, self.host.dir / f"redis-{self.port}.out")
-        wait_until(lambda: read_pid(self.pidfile) and tcp_open(self.ip, self.port),
-                   timeout=30, what=f"Redis on {self.endpoint}")  # fmt: skip
+        wait_until(
+            lambda: read_pid(self.pidfile) and tcp_open(self.ip, self.port),
+            timeout=30,
+            what=f"Redis on {self.endpoint}",
+        )
 
     def stop(self) -> None:
         """Fault: Redis goes away."""

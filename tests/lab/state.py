@@ -9,6 +9,7 @@ that `down` cannot find; names outside the family are never touched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -64,7 +65,9 @@ def new_prefix(root: Path = LAB_ROOT) -> str:
 
 def known_prefixes(root: Path = LAB_ROOT) -> set[str]:
     """Every lab prefix on this machine: state dirs, namespaces and links of the family."""
-    found = {p.name for p in root.glob("hw*") if PREFIX_RE.match(p.name)} if root.is_dir() else set()
+    found = (
+        {p.name for p in root.glob("hw*") if PREFIX_RE.match(p.name)} if root.is_dir() else set()
+    )
     found |= {m.group(1) for ns in list_netns() if (m := NETNS_RE.match(ns))}
     found |= {m.group(1) for link in list_links() if (m := LINK_RE.match(link))}
     return found
@@ -97,10 +100,8 @@ def _netns_pids(names: list[str]) -> set[int]:
 
 def _kill(pids: set[int], sig: int) -> None:
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def _wait_gone(pids: set[int], timeout: float) -> set[int]:

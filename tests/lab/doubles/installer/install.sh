@@ -12,6 +12,7 @@ usage=$'Please set hostname and other necessary attributes in harbor.cfg first. 
 Please set --with-notary if needs enable Notary in Harbor, and set ui_url_protocol/ssl_cert/ssl_cert_key in harbor.cfg bacause notary must run under https.
 Please set --with-clair if needs enable Clair in Harbor
 Please set --ha if needs enable high availability mode in Harbor'
+install_args="$*"
 item=0
 with_notary=""; with_clair=""; harbor_ha=""
 while [ $# -gt 0 ]; do
@@ -66,17 +67,21 @@ if [ ! -x /usr/bin/python ]; then
     echo "./install.sh: line 170: ./prepare: /usr/bin/python: bad interpreter: No such file or directory" >&2
     exit 126
 fi
-export STANDIN_INSTALL_ARGS="$*" STANDIN_HOST_ENV="${host-}"
+export STANDIN_INSTALL_ARGS="$install_args" STANDIN_HOST_ENV="${host-}"
 /usr/bin/python3 ./prepare $prepare_para
 
 h2 "[Step $item]: checking existing instance of Harbor ..."; item=$((item+1))
-# docker-compose down: stop the server a previous run started.
+# docker-compose down: stop the server a previous run started (a zombie is stopped).
 state=/data/harbor-standin
-if [ -f $state/server.pid ] && kill -0 "$(cat $state/server.pid)" 2>/dev/null; then
-    kill "$(cat $state/server.pid)"
-    for _ in $(seq 100); do kill -0 "$(cat $state/server.pid)" 2>/dev/null || break; sleep 0.05; done
+alive() { local s; s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) && [ -n "$s" ] && [ "$s" != Z ]; }
+if [ -f $state/server.pid ]; then
+    pid=$(cat $state/server.pid)
+    if alive "$pid"; then
+        kill "$pid"
+        for _ in $(seq 100); do alive "$pid" || break; sleep 0.05; done
+    fi
 fi
-rm -f $state/server.pid
+rm -f $state/server.pid $state/server.ready
 
 h2 "[Step $item]: starting Harbor ..."
 setsid -f /usr/bin/python3 "$workdir/common/standin/server.py" $state/install.json \
