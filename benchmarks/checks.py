@@ -31,7 +31,7 @@ def measure(lab: Lab, label: str) -> None:
 
 
 def main() -> None:
-    with Lab.start(LabConfig(harbor_nodes=6, subnet="198.51.100.128/25")) as lab:
+    with Lab.start(LabConfig(harbor_nodes=6, subnet="198.51.100.192/26")) as lab:
         measure(lab, "healthy, 2 LBs + 6 nodes")
         lab["harbor04"].cut_link()
         try:

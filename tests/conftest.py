@@ -21,8 +21,8 @@ from tests.lab import Lab, LabConfig, LabError, preflight
 from tests.lab.state import sweep
 
 #: The session lab's subnet: half of the documentation range, so that `python -m
-#: tests.lab up` (tests/lab/test_cli.py uses 198.51.100.128/25) can run beside it.
-SESSION_SUBNET = "198.51.100.0/25"
+#: tests.lab up` (tests/lab/test_cli.py uses 198.51.100.64/26) can run beside it.
+SESSION_SUBNET = "198.51.100.0/26"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -25,7 +25,7 @@ NETNS_RE = re.compile(r"^(hw[0-9a-f]{4})-[a-z0-9]+$")
 LINK_RE = re.compile(r"^(hw[0-9a-f]{4})(br|v\d\d|p\d\d)$")
 #: Host address offsets inside the subnet.
 HOST_OFFSET = {"lb": 10, "harbor": 20, "service": 30}
-VIP_OFFSET = 100
+VIP_OFFSET = 50
 
 
 def subnet_from_env() -> str:
@@ -55,7 +55,7 @@ class Names:
 
 @dataclass(frozen=True)
 class Subnet:
-    """Address plan: bridge (operator) .1, hosts from .10, the VIP at .100."""
+    """Address plan: bridge (operator) .1, hosts from .10, the VIP at .50 (a /26 holds a whole lab)."""
 
     network: ipaddress.IPv4Network
 
@@ -65,8 +65,8 @@ class Subnet:
             net = ipaddress.IPv4Network(text, strict=True)
         except ValueError as exc:
             raise LabError(f"HW_LAB_SUBNET {text!r} is not an IPv4 network: {exc}") from exc
-        if net.num_addresses < 128:
-            raise LabError(f"lab subnet {net} is too small: use a /25 or larger")
+        if net.num_addresses < 64:
+            raise LabError(f"lab subnet {net} is too small: use a /26 or larger")
         for bad in FORBIDDEN_SUBNETS:
             if net.overlaps(ipaddress.IPv4Network(bad)):
                 raise LabError(f"lab subnet {net} overlaps {bad}: never use it on these machines")
@@ -103,7 +103,7 @@ def check_no_overlap(subnet: Subnet) -> None:
             raise LabError(
                 f"lab subnet {subnet.network} overlaps the route {dst} on {route.get('dev')}: "
                 "another lab or a real network uses it; pick another subnet with "
-                "HW_LAB_SUBNET (e.g. 198.51.100.128/25) or run `python -m tests.lab down`"
+                "HW_LAB_SUBNET (e.g. 198.51.100.128/26) or run `python -m tests.lab down`"
             )
 
 
