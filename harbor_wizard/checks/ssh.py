@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import paramiko
 from fabric import Connection
@@ -18,6 +18,7 @@ from harbor_wizard.connection import (
     connect,
     tcp_reachable,
 )
+from harbor_wizard.redact import redact
 
 
 @dataclass(frozen=True)
@@ -27,25 +28,31 @@ class OsFacts:
     systemd: bool
 
 
-@probe("ssh.login")
-def login(
-    target: SshTarget, accepted: frozenset[str] = frozenset(), timeout: float = 5.0
-) -> list[CheckResult]:
-    """Reachability, host key and login; the caller gets the connection from `open_host`."""
-    results, _ = open_host(target, accepted, timeout)
-    return results
-
-
 def open_host(
     target: SshTarget, accepted: frozenset[str] = frozenset(), timeout: float = 5.0
 ) -> tuple[list[CheckResult], Connection | None]:
-    where = f"{target.name} ({target.address}:{target.port})"
+    """Reachability, host key and login: the results, and the open connection if any.
+
+    The connection is handed back so that a host's other checks share it.
+    """
     start = time.monotonic()
+    try:
+        results, connection = _open(target, accepted, timeout)
+    except Exception as exc:  # the contract: no exception escapes a check
+        results = [error("ssh.login", target.name, f"{target.name}: SSH failed: {exc}")]
+        connection = None
+    seconds = time.monotonic() - start
+    return [replace(r, seconds=seconds, message=redact(r.message)) for r in results], connection
+
+
+def _open(
+    target: SshTarget, accepted: frozenset[str], timeout: float
+) -> tuple[list[CheckResult], Connection | None]:
+    where = f"{target.name} ({target.address}:{target.port})"
     why = tcp_reachable(target.address, target.port, timeout)
     if why is not None:
-        return [
-            error("ssh.reachable", target.name, f"{where} is not reachable over SSH: {why}")
-        ], None
+        message = f"{where} is not reachable over SSH: {why}"
+        return [error("ssh.reachable", target.name, message)], None
     try:
         connection = connect(target, accepted_fingerprints=accepted, timeout=timeout)
     except UnknownHostKey as exc:
@@ -81,10 +88,7 @@ def open_host(
         ], None
     except (OSError, paramiko.SSHException) as exc:
         return [error("ssh.login", target.name, f"{where}: SSH failed: {exc}")], None
-    seconds = time.monotonic() - start
-    return [
-        ok("ssh.login", target.name, f"{where}: logged in as {target.user}", seconds=seconds)
-    ], connection
+    return [ok("ssh.login", target.name, f"{where}: logged in as {target.user}")], connection
 
 
 @probe("ssh.sudo")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from concurrent.futures import ThreadPoolExecutor
 
 from harbor_wizard.checks.result import CheckResult, error, ok, probe
 from harbor_wizard.connection import tcp_reachable
@@ -11,9 +12,13 @@ PROBE_PORTS = (80, 443, 22)
 
 
 def answering(vip: ipaddress.IPv4Address, timeout: float) -> str | None:
-    """The first sign that something holds the address (a port that answers), or None."""
-    for port in PROBE_PORTS:
-        why = tcp_reachable(str(vip), port, timeout)
+    """A sign that something holds the address (a port that answers), or None.
+
+    The ports are probed at once: a free address costs one time-out, not three.
+    """
+    with ThreadPoolExecutor(max_workers=len(PROBE_PORTS)) as pool:
+        answers = list(pool.map(lambda port: tcp_reachable(str(vip), port, timeout), PROBE_PORTS))
+    for port, why in zip(PROBE_PORTS, answers, strict=True):
         if why is None:
             return f"port {port} accepts connections"
         if why == "connection refused":
