@@ -1,0 +1,63 @@
+"""`harbor-wizard check` and the unattended preflight, run as an operator would, on the lab."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harbor_wizard.cli import main
+from tests.lab import Lab
+from tests.support.deployment import write_secrets
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def lab_files(lab: Lab, tmp_path: Path) -> tuple[Path, Path]:
+    answers, secrets = lab.write_answers(tmp_path)
+    return answers, secrets
+
+
+def test_check_on_a_healthy_lab(
+    lab: Lab, lab_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers, secrets = lab_files
+    assert main(["check", "--answers", str(answers), "--secrets", str(secrets)]) == 0
+    out = capsys.readouterr().out
+    for host in ("lb01", "lb02", "harbor01", "harbor03", "database", "redis", "clair_database"):
+        assert host in out
+    assert "0 error(s)" in out
+    for value in lab.secrets_dict().values():
+        assert value not in out
+
+
+def test_check_names_what_is_wrong_and_exits_1(
+    lab: Lab, lab_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers, secrets = lab_files
+    wrong = {**lab.secrets_dict(), "database.password": "Wrong-Pw-123"}
+    write_secrets(secrets, wrong)
+    assert main(["check", "--answers", str(answers), "--secrets", str(secrets)]) == 1
+    out = capsys.readouterr().out
+    assert f"MariaDB at {lab.mariadb.ip}:3306 refused the password" in out
+    assert "Wrong-Pw-123" not in out
+
+
+def test_unattended_stops_on_failed_checks_and_changes_nothing(
+    lab: Lab, lab_files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers, secrets = lab_files
+    lab.redis.stop()
+    try:
+        code = main(["--answers", str(answers), "--secrets", str(secrets)])
+    finally:
+        lab.redis.start()
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"Redis at {lab.redis.endpoint}: connection refused" in captured.out
+    assert "checks failed; nothing was changed" in captured.err
+    assert not lab["lb01"].path("/etc/keepalived/keepalived.conf").exists()
+    assert not lab["harbor01"].path("/opt/harbor").exists()
+    assert os.listdir(lab["harbor01"].path("/data/registry")) == []
