@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would change and change nothing"
     )
+    parser.add_argument(
+        "--edit", type=Path, metavar="FILE", help="open this answers file in the guided mode"
+    )
+    parser.add_argument(
+        "--ascii",
+        action="store_true",
+        help="guided mode drawn with ASCII only (automatic when the locale is not UTF-8)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     render = commands.add_parser(
         "render", help="write every host's config files into a folder for review"
@@ -68,7 +77,23 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--secrets", type=Path, metavar="FILE")
     _check_options(check)
     _check_options(parser)
+    _strict_option(check)
+    _strict_option(parser)
+    audit = commands.add_parser(
+        "audit", help="after install: compare the HA files and harbor.cfg across the nodes"
+    )
+    audit.add_argument("--answers", type=Path, metavar="FILE", required=True)
+    audit.add_argument("--secrets", type=Path, metavar="FILE")
+    _check_options(audit)
     return parser
+
+
+def _strict_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="count warnings (e.g. a service that is not HA) as failures",
+    )
 
 
 def _check_options(parser: argparse.ArgumentParser) -> None:
@@ -98,9 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _render(args.answers, args.secrets, args.out)
         if args.command == "check":
             return _check(args)
+        if args.command == "audit":
+            return _audit(args)
         if args.answers is not None:
             return _unattended(args)
-        return _interactive()
+        return _interactive(args.edit, args.ascii)
     except InvalidInput as error:
         warn(f"harbor-wizard: invalid input ({len(error.problems)} problem(s)):")
         for problem in error.problems:
@@ -136,10 +163,12 @@ def _run_checks(args: argparse.Namespace) -> tuple[Inputs, bool]:
 
     inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
     options = CheckOptions(
-        timeout=args.timeout, accepted_fingerprints=frozenset(args.accept_host_key)
+        timeout=args.timeout,
+        accepted_fingerprints=frozenset(args.accept_host_key),
+        strict=args.strict,
     )
     results = run_all(inputs.answers, inputs.secrets, inputs.document.base_dir, options)
-    return inputs, print_results(results)
+    return inputs, print_results(results, strict=options.strict)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -147,39 +176,67 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _unattended(args: argparse.Namespace) -> int:
-    inputs, failed = _run_checks(args)
-    if failed:
-        warn("harbor-wizard: checks failed; nothing was changed. Fix the errors above and re-run.")
-        return EXIT_FAILED
-    dry_run = args.dry_run
-    files = inputs.render()
-    say(f"Answers, secrets and files of deployment '{inputs.answers.name}' are valid.")
-    for host, _ in inputs.answers.hosts():
-        say(f"{host}:")
-        for rendered in files:
-            if rendered.host == host:
-                say(f"  {rendered.path}  ({rendered.mode:04o} {rendered.owner}:{rendered.group})")
-    if dry_run:
-        return EXIT_OK
-    warn(
-        "harbor-wizard: the install engine is not part of this release yet; nothing was "
-        "changed. Use `harbor-wizard render` to review the files."
+def _audit(args: argparse.Namespace) -> int:
+    """Checksums of the HA files on every node, against each other and the rendered files."""
+    from harbor_wizard.checks import CheckOptions
+    from harbor_wizard.checks.audit import audit
+    from harbor_wizard.inputs import load_inputs
+    from harbor_wizard.views.checks import print_results
+
+    inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
+    options = CheckOptions(
+        timeout=args.timeout, accepted_fingerprints=frozenset(args.accept_host_key)
     )
-    return EXIT_FAILED
+    results = audit(inputs.answers, inputs.document.base_dir, options, inputs.render())
+    return EXIT_FAILED if print_results(results) else EXIT_OK
 
 
-def _interactive() -> int:
+def _unattended(args: argparse.Namespace) -> int:
+    """Validate, plan, check, install, verify; exit 0, or 1 naming the failed host/step."""
+    from rich.console import Console
+
+    from harbor_wizard.checks import CheckOptions
+    from harbor_wizard.inputs import load_inputs
+    from harbor_wizard.plan import build_plan
+    from harbor_wizard.runner import Runner, RunOptions
+    from harbor_wizard.statedir import state_dir
+    from harbor_wizard.views.unattended import JsonLog, LiveTree, PlainLines, Summary, Tee
+
+    inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
+    accepted = frozenset(args.accept_host_key)
+    check_options = CheckOptions(
+        timeout=args.timeout, accepted_fingerprints=accepted, strict=args.strict
+    )
+    plan = build_plan(inputs, check_options)
+    say(plan.describe())
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    log = JsonLog(state_dir(inputs.answers.name) / "logs" / f"{stamp}.jsonl")
+    summary = Summary()
+    console = Console()
+    view = LiveTree(console) if sys.stdout.isatty() and not args.dry_run else PlainLines()
+    options = RunOptions(dry_run=args.dry_run, accepted_fingerprints=accepted)
+    try:
+        result = Runner(plan, inputs, Tee(view, log, summary), options).run()
+    finally:
+        log.close()
+    summary.print(console)
+    if args.dry_run and result.ok and summary.changed == 0:
+        say("Nothing would change.")
+    say(f"Log: {log.path}")
+    if not result.ok:
+        warn(f"harbor-wizard: {result.message}. Fix it and run the same command again.")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _interactive(edit: Path | None = None, ascii_only: bool = False) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         warn(
             "harbor-wizard: the guided mode needs a terminal. Without one, run "
             "`harbor-wizard --answers FILE [--secrets FILE]`."
         )
         return EXIT_INVALID
-    warn(
-        "harbor-wizard: the guided mode (TUI) is not part of this release yet. Run "
-        "`harbor-wizard --answers FILE [--secrets FILE]`; see README for the answers file."
-    )
+    warn("harbor-wizard: the guided mode (TUI) lands in the next commit; use --answers.")
     return EXIT_FAILED
 
 

@@ -20,6 +20,8 @@ class Outcome(enum.Enum):
     """The host already was as planned; nothing was written."""
     SKIPPED = "skipped"
     """Done by an earlier run with the same inputs (journal), or not needed."""
+    PASSED = "passed"
+    """A check or a verification held."""
     FAILED = "failed"
     """The step could not finish; the message says why."""
     CANCELLED = "cancelled"

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from harbor_wizard import answers as answers_file
-from harbor_wizard import artefacts
+from harbor_wizard import artefacts, redact
 from harbor_wizard.answers import AnswersDocument, InvalidInput
 from harbor_wizard.answers.files import tls_problems
 from harbor_wizard.certs import TlsMaterial
@@ -59,5 +59,7 @@ def load_inputs(
     problems, tls = tls_problems(document, passphrase.get_secret_value() if passphrase else None)
     if problems:
         raise InvalidInput(problems)
+    if tls is not None:
+        redact.register(tls.private_key_pem)
     shared = artefacts.ensure(resolver)
     return Inputs(document, secrets, shared, tls, resolver)

@@ -25,7 +25,6 @@ HARBOR_DIR = PurePosixPath("/opt/harbor")
 CERT_DIR = PurePosixPath("/data/cert")
 SSL_CERT = CERT_DIR / "server.crt"
 SSL_KEY = CERT_DIR / "server.key"
-CA_DOWNLOAD = PurePosixPath("/data/ca_download/ca.crt")
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,8 @@ class RenderedFile:
     group: str = "root"
     secret: bool = False
     """Holds a secret: never shown in a diff or a log."""
+    guarded: bool = False
+    """Never replaced when the host holds a different one: data depends on it."""
 
     @property
     def relative(self) -> str:
@@ -193,20 +194,20 @@ def _node_files(
         ),
         RenderedFile(host, ha / "private_key.pem", artefacts.token_private_key, 0o600, secret=True),
         RenderedFile(host, ha / "root.crt", artefacts.token_certificate, 0o644),
-        RenderedFile(host, ha / "secretkey", artefacts.secretkey, 0o600, secret=True),
+        RenderedFile(
+            host, ha / "secretkey", artefacts.secretkey, 0o600, secret=True, guarded=True
+        ),
     ]
     if tls is not None:
+        # prepare --ha copies these from ha/ to ssl_cert, ssl_cert_key and
+        # /data/ca_download/ca.crt; the containers then own the copies, so the wizard
+        # manages only the ha/ originals.
         files += [
             RenderedFile(host, ha / SSL_CERT.name, tls.certificate_pem, 0o644),
             RenderedFile(host, ha / SSL_KEY.name, tls.private_key_pem, 0o600, secret=True),
-            RenderedFile(host, SSL_CERT, tls.certificate_pem, 0o644),
-            RenderedFile(host, SSL_KEY, tls.private_key_pem, 0o600, secret=True),
         ]
         if tls.ca_pem is not None:
-            files += [
-                RenderedFile(host, ha / "ca.crt", tls.ca_pem, 0o644),
-                RenderedFile(host, CA_DOWNLOAD, tls.ca_pem, 0o644),
-            ]
+            files.append(RenderedFile(host, ha / "ca.crt", tls.ca_pem, 0o644))
     if answers.load_balancer.mode == "lvs-dr":
         node = next(n for n in answers.harbor_nodes if n.name == host)
         files.append(

@@ -3,6 +3,9 @@
 Each probe is a small function with its own time limits that returns results and never
 raises. ``run_all`` runs them concurrently (each host's SSH checks share one connection),
 so the whole set takes about as long as the slowest probe, not the sum.
+
+Besides what would break the install (errors), the HA-readiness probes (``ha``, ``clock``,
+``shared_fs``) warn where the deployment would install but not survive losing one machine.
 """
 
 from __future__ import annotations
@@ -16,7 +19,20 @@ from fabric import Connection
 from pydantic import SecretStr
 
 from harbor_wizard.answers import Answers
-from harbor_wizard.checks import hosts, installer, mariadb, postgres, redis, ssh, storage, tls, vip
+from harbor_wizard.checks import (
+    clock,
+    ha,
+    hosts,
+    installer,
+    mariadb,
+    postgres,
+    redis,
+    shared_fs,
+    ssh,
+    storage,
+    tls,
+    vip,
+)
 from harbor_wizard.checks.result import CheckResult, Status
 from harbor_wizard.connection import SshTarget, targets
 
@@ -29,8 +45,8 @@ class CheckOptions:
     """Seconds for each connection attempt and each remote command's answer."""
     accepted_fingerprints: frozenset[str] = field(default_factory=frozenset)
     """Host key fingerprints the operator accepted for hosts not yet in known_hosts."""
-    installed: bool = False
-    """After an install the VIP is expected to answer."""
+    strict: bool = False
+    """Warnings count as failures (``--strict``: the deployment must also be HA-ready)."""
 
 
 def _host_checks(
@@ -49,6 +65,9 @@ def _host_checks(
     else:
         results += hosts.node_software(target, connection)
         results += hosts.node_space(target, connection)
+        results += clock.check(target, connection)
+        if answers.storage.provider == "filesystem":
+            results += shared_fs.registry_filesystem(target, connection)
     return results, connection
 
 
@@ -63,13 +82,15 @@ def run_all(
     timeout = options.timeout
     jobs: list[Callable[[], list[CheckResult]]] = [
         lambda: installer.check(_installer_path(answers, base_dir), answers.harbor.version),
-        lambda: vip.check(answers.vip, installed=options.installed, timeout=min(timeout, 2.0)),
         lambda: mariadb.check(answers.database, secrets["database.password"], timeout),
         lambda: redis.check(answers.redis.endpoints[0], secrets.get("redis.password"), timeout),
+        lambda: ha.mariadb_ha(answers.database, secrets["database.password"], timeout),
+        lambda: ha.redis_ha(answers.redis.endpoints[0], secrets.get("redis.password"), timeout),
     ]
     if answers.clair_database is not None:
         clair = answers.clair_database
         jobs.append(lambda: postgres.check(clair, secrets["clair_database.password"], timeout))
+        jobs.append(lambda: ha.postgres_ha(clair, secrets["clair_database.password"], timeout))
     if answers.storage.provider != "filesystem":
         jobs.append(lambda: storage.check(answers.storage, timeout))
     if answers.tls is not None:
@@ -79,6 +100,8 @@ def run_all(
                 answers, base_dir, passphrase.get_secret_value() if passphrase else None
             )
         )
+    if answers.load_balancer.mode != "external":
+        jobs.append(lambda: vip.check(answers.vip, timeout=min(timeout, 2.0)))
     host_targets = targets(answers, base_dir)
     with ThreadPoolExecutor(max_workers=len(jobs) + len(host_targets)) as pool:
         host_futures: list[Future[tuple[list[CheckResult], Connection | None]]] = [
@@ -97,11 +120,19 @@ def run_all(
             nodes = {name: connections[name] for name in node_names if name in connections}
             if answers.storage.provider == "filesystem" and len(nodes) >= 1:
                 results += hosts.shared_registry(nodes)
+            if nodes:
+                results += shared_fs.job_logs(nodes)
+            lbs = {
+                n.name: connections[n.name]
+                for n in answers.load_balancer.nodes
+                if n.name in connections
+            }
+            holder = vip.holder(lbs, answers)
         finally:
             for connection in connections.values():
                 connection.close()
         for service in service_futures:
-            results += service.result()
+            results += vip.owned(service.result(), holder)
     return results
 
 

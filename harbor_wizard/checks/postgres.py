@@ -9,19 +9,23 @@ from harbor_wizard.answers.model import ClairDatabase
 from harbor_wizard.checks.result import CheckResult, error, ok, probe
 
 
+def connect(clair: ClairDatabase, password: SecretStr, timeout: float) -> psycopg.Connection:
+    return psycopg.connect(
+        host=clair.host,
+        port=clair.port,
+        user=clair.user,
+        password=password.get_secret_value(),
+        dbname=clair.database,
+        connect_timeout=max(1, round(timeout)),
+        sslmode="disable",  # Clair 1.4's DSN disables TLS: prove that path
+    )
+
+
 @probe("postgres")
 def check(clair: ClairDatabase, password: SecretStr, timeout: float = 5.0) -> list[CheckResult]:
     where = f"PostgreSQL at {clair.host}:{clair.port}"
     try:
-        with psycopg.connect(
-            host=clair.host,
-            port=clair.port,
-            user=clair.user,
-            password=password.get_secret_value(),
-            dbname=clair.database,
-            connect_timeout=max(1, round(timeout)),
-            sslmode="disable",  # Clair 1.4's DSN disables TLS: prove that path
-        ) as conn:
+        with connect(clair, password, timeout) as conn:
             version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
     except psycopg.OperationalError as exc:
         text = str(exc)

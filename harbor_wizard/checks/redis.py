@@ -8,19 +8,23 @@ from pydantic import SecretStr
 from harbor_wizard.checks.result import CheckResult, error, ok, probe
 
 
-@probe("redis")
-def check(
-    endpoint: str, password: SecretStr | None = None, timeout: float = 5.0
-) -> list[CheckResult]:
+def connect(endpoint: str, password: SecretStr | None, timeout: float) -> redis_client.Redis:
     host, _, port = endpoint.rpartition(":")
-    where = f"Redis at {endpoint}"
-    client = redis_client.Redis(
+    return redis_client.Redis(
         host=host,
         port=int(port),
         password=password.get_secret_value() if password else None,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
     )
+
+
+@probe("redis")
+def check(
+    endpoint: str, password: SecretStr | None = None, timeout: float = 5.0
+) -> list[CheckResult]:
+    where = f"Redis at {endpoint}"
+    client = connect(endpoint, password, timeout)
     try:
         client.ping()
         version = str(client.info("server").get("redis_version", "?"))

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
-from harbor_wizard.checks.result import CheckResult, error, ok, probe
+from fabric import Connection
+
+from harbor_wizard.answers import Answers
+from harbor_wizard.checks.remote import run
+from harbor_wizard.checks.result import CheckResult, Status, error, ok, probe
 from harbor_wizard.connection import tcp_reachable
 
 PROBE_PORTS = (80, 443, 22)
@@ -27,14 +33,10 @@ def answering(vip: ipaddress.IPv4Address, timeout: float) -> str | None:
 
 
 @probe("vip")
-def check(
-    vip: ipaddress.IPv4Address, *, installed: bool = False, timeout: float = 2.0
-) -> list[CheckResult]:
+def check(vip: ipaddress.IPv4Address, *, timeout: float = 2.0) -> list[CheckResult]:
+    """Before install the VIP must be free; `owned` turns "in use" into ok when our own
+    load balancer holds it (a re-run)."""
     sign = answering(vip, timeout)
-    if installed:
-        if sign is None:
-            return [error("vip", "vip", f"the VIP {vip} does not answer", field_path="vip")]
-        return [ok("vip", "vip", f"the VIP {vip} answers: {sign}")]
     if sign is not None:
         return [
             error(
@@ -50,4 +52,26 @@ def check(
             "vip",
             f"the VIP {vip} is free (nothing answers on {', '.join(map(str, PROBE_PORTS))})",
         )
+    ]
+
+
+def holder(lbs: dict[str, Connection], answers: Answers) -> str | None:
+    """The load balancer of this deployment that holds the VIP now, if one does."""
+    interface = answers.load_balancer.interface or ""
+    for name, connection in lbs.items():
+        out = run(connection, f"ip -o -4 addr show dev {interface}")
+        if re.search(rf"inet {re.escape(str(answers.vip))}/", out.stdout):
+            return name
+    return None
+
+
+def owned(results: list[CheckResult], holder_name: str | None) -> list[CheckResult]:
+    """A VIP in use is expected once installed: when our own LB holds it, say so."""
+    if holder_name is None:
+        return results
+    return [
+        replace(r, status=Status.OK, message=f"the VIP is held by {holder_name} of this deployment")
+        if r.check == "vip" and r.status is Status.ERROR
+        else r
+        for r in results
     ]

@@ -14,8 +14,13 @@ from harbor_wizard.redact import redact
 _STYLE = {Status.OK: "green", Status.WARNING: "yellow", Status.ERROR: "bold red"}
 
 
-def print_results(results: list[CheckResult], console: Console | None = None) -> bool:
-    """Print the table and a one-line summary; True when any check failed."""
+def print_results(
+    results: list[CheckResult], console: Console | None = None, *, strict: bool = False
+) -> bool:
+    """Print the table and a one-line summary; True when any check failed.
+
+    With `strict`, warnings fail too (`--strict`: a deployment must also be HA-ready).
+    """
     console = console or Console(file=sys.stdout, width=None if sys.stdout.isatty() else 120)
     table = Table(box=box.SIMPLE, show_lines=False, expand=False)
     for column in ("host", "check", "status", "message", "time"):
@@ -33,5 +38,6 @@ def print_results(results: list[CheckResult], console: Console | None = None) ->
     console.print(table)
     errors = sum(r.status is Status.ERROR for r in results)
     warnings = sum(r.status is Status.WARNING for r in results)
-    console.print(f"{len(results)} checks: {errors} error(s), {warnings} warning(s)")
-    return errors > 0
+    rule = " (--strict: warnings count as failures)" if strict and warnings else ""
+    console.print(f"{len(results)} checks: {errors} error(s), {warnings} warning(s){rule}")
+    return errors > 0 or (strict and warnings > 0)

@@ -56,6 +56,6 @@ def test_unattended_stops_on_failed_checks_and_changes_nothing(
     captured = capsys.readouterr()
     assert code == 1
     assert f"Redis at {lab.redis.endpoint}: connection refused" in captured.out
-    assert "checks failed; nothing was changed" in captured.err
+    assert "phase 'preflight' failed: operator/checks" in captured.err
     assert not lab["lb01"].path("/etc/keepalived/keepalived.conf").exists()
     assert not lab["harbor01"].path("/opt/harbor").exists()

@@ -1,0 +1,219 @@
+"""After install: the files every Harbor node must share, compared by checksum.
+
+Why: Harbor 1.4 HA breaks quietly when one node's copy drifts: another token signing
+pair rejects its peers' tokens (`unauthorized: authentication required`, #1293), another
+secretkey cannot decrypt the passwords the others stored (#13569), another harbor.cfg
+points at other services. A hand edit or a half-finished reinstall is enough. The audit
+reads each file's sha256 on every node (with sudo; contents never leave the node) and
+names each node and file that differs from the others or from what harbor-wizard rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+
+from harbor_wizard.answers import Answers
+from harbor_wizard.checks import CheckOptions, ssh
+from harbor_wizard.checks.remote import Output, run
+from harbor_wizard.checks.result import CheckResult, error, ok
+from harbor_wizard.connection import SshTarget, targets
+from harbor_wizard.redact import redact
+from harbor_wizard.render import HARBOR_DIR, SSL_CERT, SSL_KEY, RenderedFile
+
+HA = HARBOR_DIR / "ha"
+DATA_SECRETKEY = PurePosixPath("/data/secretkey")
+CA_DOWNLOAD = PurePosixPath("/data/ca_download/ca.crt")
+PREPARE_COPIES = {
+    DATA_SECRETKEY: HA / "secretkey",
+    SSL_CERT: HA / SSL_CERT.name,
+    SSL_KEY: HA / SSL_KEY.name,
+    CA_DOWNLOAD: HA / "ca.crt",
+}
+"""Files `prepare --ha` copies byte for byte from the installer's ha/ folder."""
+ALL_NODES = "all nodes"
+Sums = Mapping[PurePosixPath, str | None]
+"""sha256 (hex) of each audited file on one node; None when it is missing or unreadable."""
+
+
+def audited_paths(answers: Answers) -> list[PurePosixPath]:
+    """The HA files (guide: identical on every node) and harbor.cfg, for these answers."""
+    paths = [
+        HARBOR_DIR / "harbor.cfg",
+        HA / "private_key.pem",
+        HA / "root.crt",
+        HA / "secretkey",
+        DATA_SECRETKEY,
+    ]
+    if answers.tls is not None:
+        paths += [HA / SSL_CERT.name, HA / SSL_KEY.name, SSL_CERT, SSL_KEY]
+        if answers.tls.ca is not None:
+            paths += [HA / "ca.crt", CA_DOWNLOAD]
+    return paths
+
+
+def expected_sums(files: Iterable[RenderedFile], paths: Sequence[PurePosixPath]) -> Sums:
+    """What each audited file should hash to, from the rendered files of one node.
+
+    The copies prepare makes from ha/ (secretkey, certificates) hash like their originals.
+    """
+    by_path: dict[PurePosixPath, str] = {}
+    for rendered in files:
+        by_path.setdefault(rendered.path, hashlib.sha256(rendered.content.encode()).hexdigest())
+    for copy, original in PREPARE_COPIES.items():
+        if original in by_path:
+            by_path.setdefault(copy, by_path[original])
+    return {path: by_path[path] for path in paths if path in by_path}
+
+
+def _short(digest: str) -> str:
+    return digest[:12]
+
+
+def _majority(digests: Iterable[str]) -> str | None:
+    """The digest more nodes hold than any other; None on a tie."""
+    ranked = Counter(digests).most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+        return None
+    return ranked[0][0]
+
+
+def compare(
+    sums: Mapping[str, Sums], paths: Sequence[PurePosixPath], expected: Sums | None = None
+) -> list[CheckResult]:
+    """One error per node and file that is missing or differs; one ok per identical file.
+
+    The reference is the rendered file when known, otherwise the version most nodes hold.
+    """
+    results: list[CheckResult] = []
+    for path in paths:
+        values = {node: node_sums.get(path) for node, node_sums in sums.items()}
+        present = {node: digest for node, digest in values.items() if digest is not None}
+        if not present:
+            results.append(
+                error(
+                    "audit",
+                    ALL_NODES,
+                    f"{path} is missing on every node ({', '.join(values)}): is Harbor "
+                    "installed with harbor-wizard?",
+                )
+            )
+            continue
+        results += [
+            error("audit", node, f"{node}: {path} is missing (present on {', '.join(present)})")
+            for node, digest in values.items()
+            if digest is None
+        ]
+        want = (expected or {}).get(path)
+        results += _differences(path, present, want)
+        if (
+            len(present) == len(values)
+            and len(set(present.values())) == 1
+            and (want is None or want in present.values())
+        ):
+            digest = next(iter(present.values()))
+            results.append(
+                ok(
+                    "audit",
+                    ALL_NODES,
+                    f"{path}: identical on {len(present)} node(s) (sha256 {_short(digest)})",
+                )
+            )
+    return results
+
+
+def _differences(
+    path: PurePosixPath, present: Mapping[str, str], want: str | None
+) -> list[CheckResult]:
+    reference = want if want is not None else _majority(present.values())
+    if reference is None:
+        versions = "; ".join(f"{node} {_short(digest)}" for node, digest in present.items())
+        return [
+            error(
+                "audit",
+                node,
+                f"{node}: {path} differs between nodes and no version is held by a "
+                f"majority (sha256: {versions})",
+            )
+            for node in present
+        ]
+    holders = [node for node, digest in present.items() if digest == reference]
+    results = []
+    for node, digest in present.items():
+        if digest == reference:
+            continue
+        if want is not None:
+            message = (
+                f"{node}: {path} differs from the file harbor-wizard rendered "
+                f"(sha256 {_short(digest)}, expected {_short(want)})"
+            )
+            if holders:
+                message += f"; {', '.join(holders)} hold the expected file"
+        else:
+            message = (
+                f"{node}: {path} differs from {', '.join(holders)} "
+                f"(sha256 {_short(digest)}, the others {_short(reference)})"
+            )
+        results.append(error("audit", node, message))
+    return results
+
+
+def parse_sums(text: str, paths: Sequence[PurePosixPath]) -> Sums:
+    """`sha256sum` lines (`digest  path`); a path without a line is missing."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        digest, _, name = line.strip().partition("  ")
+        if len(digest) == 64 and name:
+            found[name.strip()] = digest
+    return {path: found.get(str(path)) for path in paths}
+
+
+def _read(
+    target: SshTarget, paths: Sequence[PurePosixPath], options: CheckOptions
+) -> tuple[list[CheckResult], Sums | None]:
+    """(errors, checksums): over SSH, as root, printing digests only."""
+    results, connection = ssh.open_host(target, options.accepted_fingerprints, options.timeout)
+    if connection is None:
+        return results, None
+    quoted = " ".join(shlex.quote(str(path)) for path in paths)
+    command = f'for f in {quoted}; do [ -f "$f" ] && sha256sum "$f"; done; true'
+    try:
+        out = run(connection, command, sudo=True, timeout=max(options.timeout, 10.0))
+    except Exception as exc:  # the contract: no exception escapes a check
+        out = Output(255, "", f"{type(exc).__name__}: {exc}")
+    finally:
+        connection.close()
+    if not out.ok:
+        message = f"{target.name}: cannot read the HA files as root: {out.stderr.strip()}"
+        return [error("audit.read", target.name, redact(message))], None
+    return [], parse_sums(out.stdout, paths)
+
+
+def audit(
+    answers: Answers,
+    base_dir: Path,
+    options: CheckOptions | None = None,
+    rendered: Sequence[RenderedFile] = (),
+) -> list[CheckResult]:
+    """Every Harbor node's HA files and harbor.cfg compared; `rendered` adds the expected."""
+    options = options or CheckOptions()
+    paths = audited_paths(answers)
+    names = [node.name for node in answers.harbor_nodes]
+    nodes = [target for target in targets(answers, base_dir) if target.name in names]
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        reads = list(pool.map(lambda target: _read(target, paths, options), nodes))
+    results: list[CheckResult] = []
+    sums: dict[str, Sums] = {}
+    for target, (read_results, node_sums) in zip(nodes, reads, strict=True):
+        results += read_results
+        if node_sums is not None:
+            sums[target.name] = node_sums
+    if sums:
+        first = names[0]
+        expected = expected_sums((f for f in rendered if f.host == first), paths)
+        results += compare(sums, paths, expected or None)
+    return results

@@ -1,0 +1,168 @@
+"""The plan: deployment > phase > host > step, built from the validated inputs alone.
+
+Why a tree of plain data: it prints as the ``--dry-run`` text and the TUI's review, drives
+the progress tree, and is what the journal records. Phases run one after another; within
+a phase hosts run in parallel, each host's steps in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from harbor_wizard.answers.files import installer_path
+from harbor_wizard.checks import CheckOptions
+from harbor_wizard.inputs import Inputs
+from harbor_wizard.render import HARBOR_DIR, RenderedFile
+from harbor_wizard.steps.base import Action
+from harbor_wizard.steps.database import LoadSchema
+from harbor_wizard.steps.files import PutFile
+from harbor_wizard.steps.harbor import RunInstall, UnpackInstaller, UploadInstaller
+from harbor_wizard.steps.preflight import Preflight
+from harbor_wizard.steps.system import Directory, NatRules, Packages, Service, Sysctl
+from harbor_wizard.steps.verify import HoldsVip, NodeServes, VipServes
+
+OPERATOR = "operator"
+"""The pseudo-host of steps that run on this machine (checks, schema, VIP probe)."""
+DATABASE = "database"
+HARBOR_UID = "10000:10000"
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    host: str
+    address: str | None
+    steps: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    hosts: tuple[HostPlan, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    deployment: str
+    phases: tuple[Phase, ...]
+
+    def describe(self) -> str:
+        """The plan as text: what ``--dry-run`` prints first and the TUI's review shows."""
+        lines = [f"Plan for deployment '{self.deployment}':"]
+        for number, phase in enumerate(self.phases, 1):
+            parallel = " (hosts in parallel)" if len(phase.hosts) > 1 else ""
+            lines.append(f"{number}. {phase.name}{parallel}")
+            for host in phase.hosts:
+                where = f" ({host.address})" if host.address else ""
+                lines.append(f"   {host.host}{where}")
+                lines += [f"     - {step.title}" for step in host.steps]
+        return "\n".join(lines)
+
+    def hosts(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for phase in self.phases:
+            for host in phase.hosts:
+                seen.setdefault(host.host, None)
+        return list(seen)
+
+
+def build_plan(inputs: Inputs, check_options: CheckOptions | None = None) -> Plan:
+    answers = inputs.answers
+    files = inputs.render()
+    installer = installer_path(inputs.document)
+    db = answers.database
+    phases = [
+        Phase(
+            "preflight", (HostPlan(OPERATOR, None, (Preflight(check_options or CheckOptions()),)),)
+        ),
+        Phase("database", (HostPlan(DATABASE, f"{db.host}:{db.port}", (LoadSchema(installer),)),)),
+    ]
+    if answers.load_balancer.mode != "external":
+        phases.append(Phase("load balancers", tuple(_lb_plan(inputs, files))))
+    nodes = [
+        _node_plan(inputs, files, installer, node.name, str(node.address))
+        for node in answers.harbor_nodes
+    ]
+    phases.append(Phase("harbor nodes", tuple(nodes)))
+    phases.append(Phase("verification", tuple(_verification(inputs))))
+    return Plan(answers.name, tuple(phases))
+
+
+def _files_of(files: list[RenderedFile], host: str) -> dict[PurePosixPath, RenderedFile]:
+    return {f.path: f for f in files if f.host == host}
+
+
+def _lb_plan(inputs: Inputs, files: list[RenderedFile]) -> list[HostPlan]:
+    lb = inputs.answers.load_balancer
+    plans = []
+    packages = {"keepalived": "keepalived", "curl": "curl"}
+    if lb.mode == "haproxy":
+        packages["haproxy"] = "haproxy"
+    for node in lb.nodes:
+        mine = _files_of(files, node.name)
+        keepalived = PurePosixPath("/etc/keepalived/keepalived.conf")
+        sysctl = PurePosixPath("/etc/sysctl.d/90-harbor-wizard.conf")
+        steps: list[Action] = [Packages(packages)]
+        steps += [
+            PutFile(f) for p, f in mine.items() if p.parent == PurePosixPath("/usr/local/bin")
+        ]
+        steps += [
+            PutFile(mine[sysctl]),
+            Sysctl(sysctl, {"net.ipv4.ip_forward": "1", "net.ipv4.ip_nonlocal_bind": "1"}),
+        ]
+        if lb.mode == "haproxy":
+            haproxy = PurePosixPath("/etc/haproxy/haproxy.cfg")
+            steps += [PutFile(mine[haproxy]), Service("haproxy", [haproxy])]
+        steps += [PutFile(mine[keepalived]), Service("keepalived", [keepalived])]
+        plans.append(HostPlan(node.name, str(node.address), tuple(steps)))
+    return plans
+
+
+def _node_plan(
+    inputs: Inputs, files: list[RenderedFile], installer: Path, host: str, address: str
+) -> HostPlan:
+    answers = inputs.answers
+    mine = _files_of(files, host)
+    steps: list[Action] = [UploadInstaller(installer), UnpackInstaller(installer)]
+    steps += [
+        Directory(PurePosixPath("/data"), "root:root", 0o755),
+        Directory(PurePosixPath("/data/registry"), HARBOR_UID, 0o755),
+        Directory(PurePosixPath("/data/job_logs"), HARBOR_UID, 0o755),
+    ]
+    if answers.tls is not None:
+        steps += [
+            Directory(PurePosixPath("/data/cert"), "root:root", 0o755),
+            Directory(PurePosixPath("/data/ca_download"), "root:root", 0o755),
+        ]
+    harbor_files = [f for p, f in mine.items() if p.is_relative_to(HARBOR_DIR)]
+    steps += [PutFile(f) for f in harbor_files]
+    steps.append(RunInstall(installer, harbor_files, answers.harbor.with_clair))
+    rules = mine.get(PurePosixPath("/etc/harbor-wizard/vip-redirect.rules"))
+    if rules is not None:
+        steps.append(PutFile(rules))
+        steps.append(
+            NatRules([line for line in rules.content.splitlines() if line.startswith("-t ")])
+        )
+    return HostPlan(host, address, tuple(steps))
+
+
+def _verification(inputs: Inputs) -> list[HostPlan]:
+    answers = inputs.answers
+    https = answers.harbor.protocol == "https"
+    plans = [
+        HostPlan(node.name, str(node.address), (NodeServes(str(node.address)),))
+        for node in answers.harbor_nodes
+    ]
+    lb = answers.load_balancer
+    holder = lb.vip_holder
+    for node in lb.nodes:
+        expected = holder is not None and node.name == holder.name
+        plans.append(
+            HostPlan(
+                node.name,
+                str(node.address),
+                (HoldsVip(str(answers.vip), lb.interface or "", expected),),
+            )
+        )
+    plans.append(HostPlan(OPERATOR, None, (VipServes(str(answers.vip), https),)))
+    return plans

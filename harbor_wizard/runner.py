@@ -1,0 +1,244 @@
+"""Carries out a plan over SSH and says what happens, as events.
+
+One fabric connection per host, opened by the one factory that verifies host keys, and
+reused for every step of that host. Phases run in order; within a phase, hosts run in
+parallel (bounded) and each host's steps in order. When a step fails, the other hosts
+finish the step they are in and the run stops at the phase boundary. The runner knows
+nothing about how events are shown.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from fabric import Connection
+
+from harbor_wizard.connection import SshTarget, connect, targets
+from harbor_wizard.events import (
+    Event,
+    EventSink,
+    Outcome,
+    OutputLine,
+    PhaseFinished,
+    PhaseStarted,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
+from harbor_wizard.inputs import Inputs
+from harbor_wizard.plan import HostPlan, Phase, Plan
+from harbor_wizard.redact import redact
+from harbor_wizard.steps.base import Action, StepContext, StepFailed
+
+VERIFYING = ("Preflight", "NodeServes", "VipServes", "HoldsVip")
+"""Steps that prove rather than change: they pass or fail, and dry runs skip the proofs
+that need an installed deployment."""
+
+
+@dataclass
+class RunOptions:
+    dry_run: bool = False
+    parallel: int | None = None
+    """Hosts at once within a phase; all of them by default."""
+    connect_timeout: float = 10.0
+    accepted_fingerprints: frozenset[str] = field(default_factory=frozenset)
+    skip: Callable[[str, Action], str | None] = lambda host, action: None
+    """Asked before each step: a reason to skip it (the journal's), or None to run it."""
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    message: str
+    outcomes: dict[tuple[str, str], Outcome] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class Runner:
+    def __init__(
+        self, plan: Plan, inputs: Inputs, sink: EventSink, options: RunOptions | None = None
+    ):
+        self.plan = plan
+        self.inputs = inputs
+        self.sink = sink
+        self.options = options or RunOptions()
+        self._cancel = threading.Event()
+        self._connections: dict[str, Connection] = {}
+        self._lock = threading.Lock()
+        self._targets: dict[str, SshTarget] = {
+            t.name: t for t in targets(inputs.answers, inputs.document.base_dir)
+        }
+        self._facts: dict[str, dict[str, str]] = {}
+
+    def cancel(self) -> None:
+        """Start no new step; running steps end (their commands have time limits)."""
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def emit(self, event: Event) -> None:
+        self.sink(event)
+
+    def run(self) -> RunResult:
+        start = time.monotonic()
+        result = RunResult(ok=True, message="")
+        self.emit(RunStarted(deployment=self.plan.deployment, dry_run=self.options.dry_run))
+        try:
+            for phase in self.plan.phases:
+                if not self._run_phase(phase, result):
+                    break
+        finally:
+            self._close()
+        result.seconds = time.monotonic() - start
+        if result.ok:
+            result.message = "dry run: nothing was changed" if self.options.dry_run else "done"
+        self.emit(RunFinished(ok=result.ok, message=result.message, seconds=result.seconds))
+        return result
+
+    def _run_phase(self, phase: Phase, result: RunResult) -> bool:
+        if self.cancelled:
+            result.ok, result.message = False, f"interrupted before phase '{phase.name}'"
+            return False
+        self.emit(PhaseStarted(phase=phase.name, hosts=tuple(h.host for h in phase.hosts)))
+        failed = threading.Event()
+        workers = self.options.parallel or len(phase.hosts)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = [
+                pool.submit(self._run_host, phase, host, failed, result) for host in phase.hosts
+            ]
+            for future in futures:
+                future.result()
+        self.emit(PhaseFinished(phase=phase.name, failed=failed.is_set()))
+        if failed.is_set():
+            failures = [f"{h}/{s}" for (h, s), o in result.outcomes.items() if o is Outcome.FAILED]
+            result.ok = False
+            result.message = f"phase '{phase.name}' failed: {', '.join(failures)}"
+            return False
+        if self.cancelled:
+            result.ok, result.message = False, f"interrupted during phase '{phase.name}'"
+            return False
+        return True
+
+    def _run_host(
+        self, phase: Phase, host: HostPlan, failed: threading.Event, result: RunResult
+    ) -> None:
+        stop_reason: str | None = None
+        for action in host.steps:
+            if stop_reason is None and (self.cancelled or failed.is_set()):
+                stop_reason = "interrupted" if self.cancelled else "another host failed"
+            if stop_reason is not None:
+                self._finish(phase, host.host, action, Outcome.CANCELLED, stop_reason, 0.0, result)
+                continue
+            outcome = self._run_step(phase, host, action, result)
+            if outcome is Outcome.FAILED:
+                failed.set()
+                stop_reason = "an earlier step of this host failed"
+
+    def _run_step(self, phase: Phase, host: HostPlan, action: Action, result: RunResult) -> Outcome:
+        self.emit(
+            StepStarted(phase=phase.name, host=host.host, step=action.step_id, title=action.title)
+        )
+        start = time.monotonic()
+        dry_run = self.options.dry_run
+        verifying = type(action).__name__ in VERIFYING
+        skip = self.options.skip(host.host, action)
+        if skip is not None:
+            return self._finish(phase, host.host, action, Outcome.SKIPPED, skip, 0.0, result)
+        if dry_run and verifying and phase.name == "verification":
+            return self._finish(
+                phase, host.host, action, Outcome.SKIPPED, "after install", 0.0, result
+            )
+        try:
+            ctx = self._context(host, action, dry_run)
+            change = action.inspect(ctx)
+            if verifying:
+                outcome, message = Outcome.PASSED, ctx.facts.pop("checks", "verified")
+            elif change is None:
+                outcome, message = Outcome.UNCHANGED, "unchanged"
+                if "schema_version" in ctx.facts:
+                    message = f"Harbor schema {ctx.facts['schema_version']} present: kept"
+            elif dry_run:
+                outcome, message = Outcome.CHANGED, f"would change: {change.summary}"
+            else:
+                message = action.apply(ctx, change)
+                outcome = Outcome.CHANGED
+        except StepFailed as exc:
+            for line in exc.output.splitlines()[-10:]:
+                self.emit(OutputLine(host=host.host, step=action.step_id, text=redact(line)))
+            return self._finish(
+                phase, host.host, action, Outcome.FAILED, str(exc), time.monotonic() - start,
+                result, exit_code=exc.exit_code,
+            )  # fmt: skip
+        except Exception as exc:  # a broken connection, a bug: name the host and step
+            return self._finish(
+                phase, host.host, action, Outcome.FAILED,
+                f"{host.host}: {action.title}: {type(exc).__name__}: {exc}",
+                time.monotonic() - start, result,
+            )  # fmt: skip
+        diff = change.diff if (change is not None and dry_run) else ""
+        return self._finish(
+            phase, host.host, action, outcome, message, time.monotonic() - start, result, diff=diff
+        )
+
+    def _finish(
+        self, phase: Phase, host: str, action: Action, outcome: Outcome, message: str,
+        seconds: float, result: RunResult, *, diff: str = "", exit_code: int | None = None,
+    ) -> Outcome:  # fmt: skip
+        with self._lock:
+            result.outcomes[(host, action.step_id)] = outcome
+        self.emit(
+            StepFinished(
+                phase=phase.name, host=host, step=action.step_id, outcome=outcome,
+                message=redact(message), seconds=seconds, diff=redact(diff), exit_code=exit_code,
+            )
+        )  # fmt: skip
+        return outcome
+
+    def _context(self, host: HostPlan, action: Action, dry_run: bool) -> StepContext:
+        facts = self._facts.setdefault(host.host, {})
+        return StepContext(
+            host=host.host,
+            inputs=self.inputs,
+            connection=self._connection(host.host),
+            emit_line=lambda line: self.emit(
+                OutputLine(host=host.host, step=action.step_id, text=line)
+            ),
+            cancelled=lambda: self.cancelled,
+            dry_run=dry_run,
+            facts=facts,
+        )
+
+    def _connection(self, host: str) -> Connection | None:
+        """The host's connection, opened on first use; None for operator-side steps."""
+        target = self._targets.get(host)
+        if target is None:
+            return None
+        with self._lock:
+            existing = self._connections.get(host)
+        if existing is not None and existing.is_connected:
+            return existing
+        try:
+            connection = connect(
+                target,
+                accepted_fingerprints=self.options.accepted_fingerprints,
+                timeout=self.options.connect_timeout,
+            )
+        except Exception as exc:  # refused, timed out, host key: say which host
+            where = f"{host} ({target.address}:{target.port})"
+            raise StepFailed(f"{where}: cannot connect over SSH: {exc}") from None
+        with self._lock:
+            self._connections[host] = connection
+        return connection
+
+    def _close(self) -> None:
+        with self._lock:
+            connections, self._connections = list(self._connections.values()), {}
+        for connection in connections:
+            connection.close()

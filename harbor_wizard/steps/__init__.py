@@ -1,0 +1,1 @@
+"""The plan's steps: each reads its host's state, then changes only what differs."""

@@ -1,0 +1,89 @@
+"""A rendered file on its host: compared by checksum, mode and owner; replaced atomically."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import shlex
+from pathlib import PurePosixPath
+
+from harbor_wizard import remote
+from harbor_wizard.redact import redact
+from harbor_wizard.render import RenderedFile
+from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
+
+VALIDATORS = {
+    PurePosixPath("/etc/keepalived/keepalived.conf"): "keepalived -t -f {}",
+    PurePosixPath("/etc/haproxy/haproxy.cfg"): "haproxy -c -q -f {}",
+}
+"""Checked on the host from the temp file, before it replaces the live one."""
+
+
+class PutFile(Action):
+    def __init__(self, rendered: RenderedFile) -> None:
+        self.rendered = rendered
+        self.content = rendered.content.encode()
+        self.step_id = f"file:{rendered.path}"
+        self.title = f"{rendered.path} ({rendered.mode:04o})"
+
+    def fingerprint(self) -> str:
+        r = self.rendered
+        return hashlib.sha256(
+            f"{self.step_id}|{remote.sha256(self.content)}|{r.mode}|{r.owner}|{r.group}".encode()
+        ).hexdigest()
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        r = self.rendered
+        state = remote.file_state(ctx.ssh, r.path)
+        if state.sha256 is None:
+            return Change("missing", self._diff(ctx, None))
+        if state.sha256 != remote.sha256(self.content):
+            if r.guarded:
+                raise StepFailed(
+                    f"{ctx.host}: {r.path} holds another value than this deployment's; "
+                    "replacing it would leave Harbor unable to decrypt the passwords it "
+                    "stored. Restore the deployment's generated values (secrets file or "
+                    "keyring) from your backup, or copy this one into them"
+                )
+            return Change("content differs", self._diff(ctx, remote.read_file(ctx.ssh, r.path)))
+        if (state.mode, state.owner, state.group) != (r.mode, r.owner, r.group):
+            shown = f"{state.mode:04o} {state.owner}:{state.group}" if state.mode else "?"
+            return Change(f"mode/owner {shown} -> {r.mode:04o} {r.owner}:{r.group}")
+        return None
+
+    def _diff(self, ctx: StepContext, current: str | None) -> str:
+        """A dry run's diff, secrets masked; keys are not shown at all (all mask)."""
+        if not ctx.dry_run:
+            return ""
+        if self.rendered.secret and self.rendered.path.suffix not in (".cfg", ".conf"):
+            return "(content not shown: a key)"
+        old = (current or "").splitlines(keepends=True)
+        new = self.rendered.content.splitlines(keepends=True)
+        name = str(self.rendered.path)
+        diff = "".join(difflib.unified_diff(old, new, f"{ctx.host}:{name}", f"planned:{name}"))
+        return redact(diff)
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        r = self.rendered
+        if change.summary.startswith("mode/owner"):
+            quoted = shlex.quote(str(r.path))
+            out = remote.run(
+                ctx.ssh,
+                f"chown {r.owner}:{r.group} {quoted} && chmod {r.mode:o} {quoted}",
+                sudo=True,
+            )
+        else:
+            out = remote.write_file(
+                ctx.ssh,
+                r.path,
+                self.content,
+                mode=r.mode,
+                owner=r.owner,
+                group=r.group,
+                validate=VALIDATORS.get(r.path),
+            )
+        if not out.ok:
+            raise StepFailed(
+                f"{ctx.host}: writing {r.path} failed (exit {out.code})", out.code, out.tail()
+            )
+        return f"{r.path} written ({change.summary})"

@@ -1,0 +1,148 @@
+"""The Harbor node itself: the offline installer in place, and `install.sh --ha` run once
+per set of inputs.
+
+Why a fingerprint: install.sh recreates the node's containers (a short outage of that node),
+so it runs again only when something it reads changed: the installer, harbor.cfg, the
+`ha/` files, or its flags. The fingerprint of those is recorded on the host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from functools import cache
+from pathlib import Path, PurePosixPath
+
+from harbor_wizard import remote
+from harbor_wizard.render import HARBOR_DIR, RenderedFile
+from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
+
+UPLOAD_DIR = PurePosixPath("/opt/harbor-wizard")
+UNPACKED_MARK = HARBOR_DIR / ".harbor-wizard-installer"
+INSTALLED_MARK = HARBOR_DIR / ".harbor-wizard-installed"
+INSTALL_TIMEOUT = 1800.0
+
+
+@cache
+def local_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remote_installer(local: Path) -> PurePosixPath:
+    return UPLOAD_DIR / local.name
+
+
+class UploadInstaller(Action):
+    """The offline installer on the node; skipped when the remote checksum matches."""
+
+    def __init__(self, local: Path) -> None:
+        self.local = local
+        self.remote = remote_installer(local)
+        self.step_id = "installer:upload"
+        self.title = f"upload {local.name}"
+
+    def fingerprint(self) -> str:
+        return local_sha256(self.local)
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        state = remote.file_state(ctx.ssh, self.remote)
+        if state.sha256 == local_sha256(self.local):
+            return None
+        return Change("missing" if state.sha256 is None else "checksum differs")
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        out = remote.write_file(ctx.ssh, self.remote, self.local, mode=0o644)
+        if not out.ok:
+            raise StepFailed(
+                f"{ctx.host}: upload of {self.local.name} failed", out.code, out.tail()
+            )
+        if remote.file_state(ctx.ssh, self.remote).sha256 != local_sha256(self.local):
+            raise StepFailed(f"{ctx.host}: {self.remote} does not match the local checksum")
+        size = self.local.stat().st_size / 1024 / 1024
+        return f"uploaded {self.local.name} ({size:.0f} MiB)"
+
+
+class UnpackInstaller(Action):
+    """The installer unpacked into /opt/harbor (the guide's ~/harbor)."""
+
+    def __init__(self, local: Path) -> None:
+        self.local = local
+        self.step_id = "installer:unpack"
+        self.title = f"unpack into {HARBOR_DIR}"
+
+    def fingerprint(self) -> str:
+        return local_sha256(self.local)
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        mark = remote.read_file(ctx.ssh, UNPACKED_MARK)
+        return None if (mark or "").strip() == local_sha256(self.local) else Change("not unpacked")
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        tarball = shlex.quote(str(remote_installer(self.local)))
+        out = remote.run(
+            ctx.ssh,
+            f"tar -xzf {tarball} -C {shlex.quote(str(HARBOR_DIR.parent))} "
+            f"&& test -x {HARBOR_DIR}/install.sh",
+            sudo=True,
+            timeout=600,
+        )
+        if not out.ok:
+            raise StepFailed(f"{ctx.host}: unpacking the installer failed", out.code, out.tail())
+        mark = remote.write_file(
+            ctx.ssh, UNPACKED_MARK, f"{local_sha256(self.local)}\n".encode(), mode=0o644
+        )
+        if not mark.ok:
+            raise StepFailed(f"{ctx.host}: recording {UNPACKED_MARK} failed", mark.code)
+        return f"unpacked into {HARBOR_DIR}"
+
+
+class RunInstall(Action):
+    """`install.sh --ha [--with-clair]`, with prepare's shared-storage question answered
+    and no `host` variable in its environment (install.sh would rewrite the hostname)."""
+
+    def __init__(self, local: Path, inputs: list[RenderedFile], with_clair: bool) -> None:
+        self.local = local
+        self.inputs = inputs
+        self.flags = ["--ha", "--with-clair"] if with_clair else ["--ha"]
+        self.step_id = "install.sh"
+        self.title = "./install.sh " + " ".join(self.flags)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(local_sha256(self.local).encode())
+        for rendered in sorted(self.inputs, key=lambda r: str(r.path)):
+            digest.update(f"|{rendered.path}|{remote.sha256(rendered.content.encode())}".encode())
+        digest.update(" ".join(self.flags).encode())
+        return digest.hexdigest()
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        mark = remote.read_file(ctx.ssh, INSTALLED_MARK)
+        if (mark or "").strip() == self.fingerprint():
+            return None
+        return Change(
+            "never installed" if mark is None else "inputs changed since the last install"
+        )
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        command = (
+            f"cd {HARBOR_DIR} && unset host && "
+            f"printf 'yes\\n' | ./install.sh {' '.join(self.flags)}"
+        )
+        out = remote.run(
+            ctx.ssh, command, sudo=True, timeout=INSTALL_TIMEOUT, on_line=ctx.emit_line
+        )
+        if not out.ok:
+            raise StepFailed(
+                f"{ctx.host}: install.sh {' '.join(self.flags)} exited {out.code}",
+                out.code,
+                out.tail(10),
+            )
+        mark = remote.write_file(
+            ctx.ssh, INSTALLED_MARK, f"{self.fingerprint()}\n".encode(), mode=0o644
+        )
+        if not mark.ok:
+            raise StepFailed(f"{ctx.host}: recording {INSTALLED_MARK} failed", mark.code)
+        return f"Harbor installed ({change.summary})"

@@ -1,0 +1,34 @@
+"""Preflight: every live check, before any host is touched; any error stops the run."""
+
+from __future__ import annotations
+
+from harbor_wizard.checks import CheckOptions, Status, run_all
+from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
+
+
+class Preflight(Action):
+    def __init__(self, options: CheckOptions) -> None:
+        self.options = options
+        self.step_id = "checks"
+        self.title = "live checks: SSH, hosts, VIP, databases, Redis, storage, TLS, installer"
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        inputs = ctx.inputs
+        results = run_all(inputs.answers, inputs.secrets, inputs.document.base_dir, self.options)
+        for result in results:
+            ctx.emit_line(f"{result.status.value:7} {result.target}: {result.message}")
+        errors = [r for r in results if r.status is Status.ERROR]
+        warnings = [r for r in results if r.status is Status.WARNING]
+        if self.options.strict:  # --strict: warnings stop the run like errors
+            errors += warnings
+        if errors:
+            first = errors[0]
+            raise StepFailed(
+                f"{len(errors)} check(s) failed, e.g. {first.target}: {first.message}",
+                output="\n".join(f"{r.target}: {r.message}" for r in errors),
+            )
+        ctx.facts["checks"] = f"{len(results)} checks passed, {len(warnings)} warning(s)"
+        return None
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        raise AssertionError("checks change nothing")

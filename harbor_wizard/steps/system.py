@@ -1,0 +1,185 @@
+"""Host state that is not a file: packages, kernel settings, services, directories, NAT rules."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from pathlib import PurePosixPath
+
+from harbor_wizard import remote
+from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
+
+INSTALL = {
+    "apt-get": "DEBIAN_FRONTEND=noninteractive apt-get install -y -q {}",
+    "dnf": "dnf install -y -q {}",
+    "yum": "yum install -y -q {}",
+    "zypper": "zypper --non-interactive install {}",
+}
+APPLIED_DIR = PurePosixPath("/etc/harbor-wizard/applied")
+"""Checksums of the configs each service last (re)loaded: what a re-run compares."""
+
+
+def _fail(ctx: StepContext, what: str, out: remote.Output) -> StepFailed:
+    return StepFailed(f"{ctx.host}: {what} failed (exit {out.code})", out.code, out.tail())
+
+
+class Packages(Action):
+    """Packages present, or installed with the host's package manager."""
+
+    def __init__(self, packages: dict[str, str]) -> None:
+        self.packages = packages  # package -> the binary that proves it is there
+        self.step_id = "packages"
+        self.title = "packages " + " ".join(packages)
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        missing = [
+            package
+            for package, binary in self.packages.items()
+            if not remote.run(ctx.ssh, f"command -v {binary}").ok
+        ]
+        return Change("install " + " ".join(missing)) if missing else None
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        manager = ctx.facts.get("package_manager") or next(
+            (m for m in INSTALL if remote.run(ctx.ssh, f"command -v {m}").ok), None
+        )
+        if manager is None:
+            raise StepFailed(f"{ctx.host}: no known package manager to {change.summary}")
+        missing = change.summary.removeprefix("install ").split()
+        out = remote.run(
+            ctx.ssh, INSTALL[manager].format(" ".join(missing)), sudo=True, timeout=900,
+            on_line=ctx.emit_line,
+        )  # fmt: skip
+        if not out.ok:
+            raise _fail(ctx, f"{manager} install {' '.join(missing)}", out)
+        return f"installed {' '.join(missing)} with {manager}"
+
+
+class Sysctl(Action):
+    """The kernel settings of a sysctl.d file, applied now (the file keeps them at boot)."""
+
+    def __init__(self, path: PurePosixPath, settings: dict[str, str]) -> None:
+        self.path = path
+        self.settings = settings
+        self.step_id = "sysctl"
+        self.title = "apply " + ", ".join(f"{k}={v}" for k, v in settings.items())
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        keys = " ".join(self.settings)
+        out = remote.run(ctx.ssh, f"for k in {keys}; do sysctl -n $k 2>/dev/null || echo ?; done")
+        current = dict(zip(self.settings, out.stdout.split(), strict=False))
+        wrong = [key for key, want in self.settings.items() if current.get(key) != want]
+        return Change("set " + ", ".join(wrong)) if wrong else None
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        out = remote.run(ctx.ssh, f"sysctl -q -p {shlex.quote(str(self.path))}", sudo=True)
+        if not out.ok:
+            raise _fail(ctx, f"sysctl -p {self.path}", out)
+        return f"applied {self.path}"
+
+
+class Service(Action):
+    """A service enabled and running the current config: started when stopped, reloaded
+    (or restarted) when its config changed since it last loaded it."""
+
+    def __init__(self, name: str, configs: list[PurePosixPath], reload: bool = True) -> None:
+        self.name = name
+        self.configs = configs
+        self.reload = reload
+        self.step_id = f"service:{name}"
+        self.title = f"{name} running with its current config"
+        self.marker = APPLIED_DIR / f"{name}.sha256"
+
+    def _digest(self, ctx: StepContext) -> str:
+        files = " ".join(shlex.quote(str(c)) for c in self.configs)
+        out = remote.run(ctx.ssh, f"cat {files} | sha256sum | cut -d' ' -f1", sudo=True)
+        return out.stdout.strip()
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        active = remote.run(ctx.ssh, f"systemctl is-active --quiet {self.name}", sudo=True).ok
+        if not active:
+            return Change("start")
+        applied = remote.read_file(ctx.ssh, self.marker)
+        if (applied or "").strip() != self._digest(ctx):
+            return Change("reload" if self.reload else "restart")
+        return None
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        verb = change.summary
+        commands = [f"systemctl {verb} {self.name}"]
+        if verb == "start":
+            commands.insert(0, f"systemctl enable {self.name}")
+        out = remote.run(ctx.ssh, " && ".join(commands), sudo=True, timeout=60)
+        if not out.ok:
+            raise _fail(ctx, f"systemctl {verb} {self.name}", out)
+        digest = self._digest(ctx)
+        write = remote.write_file(ctx.ssh, self.marker, f"{digest}\n".encode(), mode=0o644)
+        if not write.ok:
+            raise _fail(ctx, f"recording {self.marker}", write)
+        return f"{self.name} {verb}ed" if verb != "start" else f"{self.name} enabled and started"
+
+
+class Directory(Action):
+    """A directory with the owner Harbor's containers run as (10000:10000 for data)."""
+
+    def __init__(self, path: PurePosixPath, owner: str = "root:root", mode: int = 0o755) -> None:
+        self.path = path
+        self.owner = owner
+        self.mode = mode
+        self.step_id = f"dir:{path}"
+        self.title = f"{path}/ ({owner})"
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        quoted = shlex.quote(str(self.path))
+        out = remote.run(ctx.ssh, f"stat -c '%u:%g %a' {quoted}", sudo=True)
+        if not out.ok:
+            return Change("missing")
+        owner, mode = out.stdout.split()
+        want_owner = self.owner if self.owner[0].isdigit() else None
+        if (want_owner and owner != want_owner) or int(mode, 8) != self.mode:
+            return Change(f"{owner} {mode} -> {self.owner} {self.mode:o}")
+        return None
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        quoted = shlex.quote(str(self.path))
+        out = remote.run(
+            ctx.ssh,
+            f"mkdir -p {quoted} && chown {self.owner} {quoted} && chmod {self.mode:o} {quoted}",
+            sudo=True,
+        )
+        if not out.ok:
+            raise _fail(ctx, f"preparing {self.path}", out)
+        return f"{self.path} ready ({change.summary})"
+
+
+class NatRules(Action):
+    """iptables rules that must exist exactly once (`iptables -C` before `-A`)."""
+
+    def __init__(self, rules: list[str]) -> None:
+        self.rules = rules
+        self.step_id = "iptables:vip-redirect"
+        ports = ", ".join(rule.split("--dport ")[1].split()[0] for rule in rules)
+        self.title = f"VIP REDIRECT rules (port {ports})"
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256("|".join(self.rules).encode()).hexdigest()
+
+    def _missing(self, ctx: StepContext) -> list[str]:
+        return [
+            rule
+            for rule in self.rules
+            if not remote.run(ctx.ssh, "iptables " + rule.replace(" -A ", " -C ", 1), sudo=True).ok
+        ]
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        missing = self._missing(ctx)
+        return Change(f"{len(missing)} rule(s) missing", "\n".join(missing)) if missing else None
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        added = 0
+        for rule in self._missing(ctx):
+            out = remote.run(ctx.ssh, "iptables " + rule, sudo=True)
+            if not out.ok:
+                raise _fail(ctx, f"iptables {rule}", out)
+            added += 1
+        return f"added {added} rule(s)"
