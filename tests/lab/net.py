@@ -55,7 +55,7 @@ class Names:
 
 @dataclass(frozen=True)
 class Subnet:
-    """Address plan: bridge (operator) .1, hosts from .10, the VIP at .50 (a /26 holds a whole lab)."""
+    """Address plan: bridge (operator) .1, hosts from .10, the VIP at .50 (a /26 holds a lab)."""
 
     network: ipaddress.IPv4Network
 
