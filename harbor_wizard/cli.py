@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from harbor_wizard.answers import InvalidInput, answers_schema
 from harbor_wizard.redact import redact
 
 if TYPE_CHECKING:
+    from harbor_wizard.deploy import Install
     from harbor_wizard.inputs import Inputs
 
 EXIT_OK = 0
@@ -53,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would change and change nothing"
+    )
+    parser.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="ignore the journal of earlier runs (every step looks at its host again)",
+    )
+    parser.add_argument(
+        "--lb-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="external load balancer: how long to wait for the VIP to answer (default 120)",
     )
     parser.add_argument(
         "--edit", type=Path, metavar="FILE", help="open this answers file in the guided mode"
@@ -192,41 +205,76 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _unattended(args: argparse.Namespace) -> int:
-    """Validate, plan, check, install, verify; exit 0, or 1 naming the failed host/step."""
+    """Validate, plan, check, install, verify: exit 0; 1 naming the failed host and step;
+    130 after Ctrl-C and 143 after SIGTERM, once the running steps have ended."""
     from rich.console import Console
 
     from harbor_wizard.checks import CheckOptions
+    from harbor_wizard.deploy import Install
+    from harbor_wizard.external import instructions as external_lb
     from harbor_wizard.inputs import load_inputs
-    from harbor_wizard.plan import build_plan
-    from harbor_wizard.runner import Runner, RunOptions
-    from harbor_wizard.statedir import state_dir
-    from harbor_wizard.views.unattended import JsonLog, LiveTree, PlainLines, Summary, Tee
+    from harbor_wizard.views.unattended import LiveTree, PlainLines, Summary, Tee
 
     inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
-    accepted = frozenset(args.accept_host_key)
     check_options = CheckOptions(
-        timeout=args.timeout, accepted_fingerprints=accepted, strict=args.strict
+        timeout=args.timeout,
+        accepted_fingerprints=frozenset(args.accept_host_key),
+        strict=args.strict,
     )
-    plan = build_plan(inputs, check_options)
-    say(plan.describe())
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    log = JsonLog(state_dir(inputs.answers.name) / "logs" / f"{stamp}.jsonl")
+    install = Install(
+        inputs,
+        check_options,
+        dry_run=args.dry_run,
+        from_scratch=args.from_scratch,
+        lb_wait=args.lb_wait,
+    )
+    say(install.plan.describe())
     summary = Summary()
     console = Console()
     view = LiveTree(console) if sys.stdout.isatty() and not args.dry_run else PlainLines()
-    options = RunOptions(dry_run=args.dry_run, accepted_fingerprints=accepted)
-    try:
-        result = Runner(plan, inputs, Tee(view, log, summary), options).run()
-    finally:
-        log.close()
+    stopped_by = _stop_on_signals(install)
+    result = install.run(Tee(view, summary))
     summary.print(console)
+    lb_settings = external_lb(inputs.answers)
+    if lb_settings is not None:  # external mode: what the operator's LB must be set to
+        say(lb_settings)
+    for host in install.removed:
+        say(
+            f"{host} is no longer in the answers: the load balancers no longer send it "
+            "traffic; the host itself was left as it is (stop Harbor there by hand)."
+        )
     if args.dry_run and result.ok and summary.changed == 0:
         say("Nothing would change.")
-    say(f"Log: {log.path}")
+    say(f"Log: {install.log_path}\nJournal: {install.journal.path}")
+    if stopped_by:
+        last = install.journal.last.get("last_completed", "nothing")
+        warn(
+            f"harbor-wizard: stopped by {stopped_by[0]} after {last}. Run the same command "
+            "again to resume: steps already done are skipped."
+        )
+        return 130 if stopped_by[0] == "SIGINT" else 143
     if not result.ok:
         warn(f"harbor-wizard: {result.message}. Fix it and run the same command again.")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _stop_on_signals(install: Install) -> list[str]:
+    """Ctrl-C or SIGTERM: start no new step, let running ones end, then stop cleanly.
+
+    A second signal stops at once (running remote commands are then cut off)."""
+    stopped_by: list[str] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if stopped_by:
+            raise KeyboardInterrupt
+        stopped_by.append(signal.Signals(signum).name)
+        warn("harbor-wizard: stopping after the steps that are running (again to stop now)")
+        install.cancel()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stopped_by
 
 
 def _interactive(edit: Path | None = None, ascii_only: bool = False) -> int:
@@ -238,7 +286,6 @@ def _interactive(edit: Path | None = None, ascii_only: bool = False) -> int:
         return EXIT_INVALID
     warn("harbor-wizard: the guided mode (TUI) lands in the next commit; use --answers.")
     return EXIT_FAILED
-
 
 if __name__ == "__main__":
     sys.exit(main())

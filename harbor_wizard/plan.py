@@ -16,16 +16,19 @@ from harbor_wizard.inputs import Inputs
 from harbor_wizard.render import HARBOR_DIR, RenderedFile
 from harbor_wizard.steps.base import Action
 from harbor_wizard.steps.database import LoadSchema
+from harbor_wizard.steps.distribute import DistributeInstaller
 from harbor_wizard.steps.files import PutFile
-from harbor_wizard.steps.harbor import RunInstall, UnpackInstaller, UploadInstaller
+from harbor_wizard.steps.harbor import RunInstall, UnpackInstaller
 from harbor_wizard.steps.preflight import Preflight
 from harbor_wizard.steps.system import Directory, NatRules, Packages, Service, Sysctl
-from harbor_wizard.steps.verify import HoldsVip, NodeServes, VipServes
+from harbor_wizard.steps.verify import ExternalLbServes, HoldsVip, NodeServes, VipServes
 
 OPERATOR = "operator"
 """The pseudo-host of steps that run on this machine (checks, schema, VIP probe)."""
 DATABASE = "database"
 HARBOR_UID = "10000:10000"
+EXTERNAL_LB_WAIT = 120.0
+"""Seconds to wait for an external LB to answer at the VIP (`--lb-wait`)."""
 
 
 @dataclass(frozen=True)
@@ -66,16 +69,24 @@ class Plan:
         return list(seen)
 
 
-def build_plan(inputs: Inputs, check_options: CheckOptions | None = None) -> Plan:
+def build_plan(
+    inputs: Inputs,
+    check_options: CheckOptions | None = None,
+    *,
+    lb_wait: float = EXTERNAL_LB_WAIT,
+) -> Plan:
     answers = inputs.answers
     files = inputs.render()
     installer = installer_path(inputs.document)
     db = answers.database
+    addresses = {node.name: str(node.address) for node in answers.harbor_nodes}
+    distribute = DistributeInstaller(installer, addresses)
     phases = [
         Phase(
             "preflight", (HostPlan(OPERATOR, None, (Preflight(check_options or CheckOptions()),)),)
         ),
         Phase("database", (HostPlan(DATABASE, f"{db.host}:{db.port}", (LoadSchema(installer),)),)),
+        Phase("installer", (HostPlan(OPERATOR, None, (distribute,)),)),
     ]
     if answers.load_balancer.mode != "external":
         phases.append(Phase("load balancers", tuple(_lb_plan(inputs, files))))
@@ -84,7 +95,7 @@ def build_plan(inputs: Inputs, check_options: CheckOptions | None = None) -> Pla
         for node in answers.harbor_nodes
     ]
     phases.append(Phase("harbor nodes", tuple(nodes)))
-    phases.append(Phase("verification", tuple(_verification(inputs))))
+    phases.append(Phase("verification", tuple(_verification(inputs, lb_wait))))
     return Plan(answers.name, tuple(phases))
 
 
@@ -123,7 +134,7 @@ def _node_plan(
 ) -> HostPlan:
     answers = inputs.answers
     mine = _files_of(files, host)
-    steps: list[Action] = [UploadInstaller(installer), UnpackInstaller(installer)]
+    steps: list[Action] = [UnpackInstaller(installer)]
     steps += [
         Directory(PurePosixPath("/data"), "root:root", 0o755),
         Directory(PurePosixPath("/data/registry"), HARBOR_UID, 0o755),
@@ -146,7 +157,7 @@ def _node_plan(
     return HostPlan(host, address, tuple(steps))
 
 
-def _verification(inputs: Inputs) -> list[HostPlan]:
+def _verification(inputs: Inputs, lb_wait: float) -> list[HostPlan]:
     answers = inputs.answers
     https = answers.harbor.protocol == "https"
     plans = [
@@ -164,5 +175,10 @@ def _verification(inputs: Inputs) -> list[HostPlan]:
                 (HoldsVip(str(answers.vip), lb.interface or "", expected),),
             )
         )
-    plans.append(HostPlan(OPERATOR, None, (VipServes(str(answers.vip), https),)))
+    if lb.mode == "external":
+        nodes = {node.name: str(node.address) for node in answers.harbor_nodes}
+        vip_step: Action = ExternalLbServes(str(answers.vip), https, nodes, lb_wait)
+    else:
+        vip_step = VipServes(str(answers.vip), https)
+    plans.append(HostPlan(OPERATOR, None, (vip_step,)))
     return plans

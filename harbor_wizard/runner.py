@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import paramiko
 from fabric import Connection
 
 from harbor_wizard.connection import SshTarget, connect, targets
@@ -31,11 +32,13 @@ from harbor_wizard.events import (
     StepStarted,
 )
 from harbor_wizard.inputs import Inputs
+from harbor_wizard.journal import Journal
+from harbor_wizard.lock import HostLock, Locked, OperatorLock
 from harbor_wizard.plan import HostPlan, Phase, Plan
 from harbor_wizard.redact import redact
-from harbor_wizard.steps.base import Action, StepContext, StepFailed
+from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
-VERIFYING = ("Preflight", "NodeServes", "VipServes", "HoldsVip")
+VERIFYING = ("Preflight", "NodeServes", "VipServes", "HoldsVip", "ExternalLbServes")
 """Steps that prove rather than change: they pass or fail, and dry runs skip the proofs
 that need an installed deployment."""
 
@@ -47,8 +50,12 @@ class RunOptions:
     """Hosts at once within a phase; all of them by default."""
     connect_timeout: float = 10.0
     accepted_fingerprints: frozenset[str] = field(default_factory=frozenset)
-    skip: Callable[[str, Action], str | None] = lambda host, action: None
-    """Asked before each step: a reason to skip it (the journal's), or None to run it."""
+    lock_dir: Path | None = None
+    """Where the operator-side lock lives (the deployment's state folder); no lock: None."""
+    journal: Journal | None = None
+    """Records each finished step's inputs (the journal is also an event sink)."""
+    resume: bool = True
+    """Skip steps the journal has done with the same inputs when the host still matches."""
 
 
 @dataclass
@@ -74,6 +81,7 @@ class Runner:
             t.name: t for t in targets(inputs.answers, inputs.document.base_dir)
         }
         self._facts: dict[str, dict[str, str]] = {}
+        self._lock_problem = ""
 
     def cancel(self) -> None:
         """Start no new step; running steps end (their commands have time limits)."""
@@ -90,17 +98,53 @@ class Runner:
         start = time.monotonic()
         result = RunResult(ok=True, message="")
         self.emit(RunStarted(deployment=self.plan.deployment, dry_run=self.options.dry_run))
+        locks: list[OperatorLock | HostLock] = []
         try:
             for phase in self.plan.phases:
+                if not self.options.dry_run and not self._take_locks(phase, locks):
+                    result.ok = False
+                    result.message = self._lock_problem
+                    break
                 if not self._run_phase(phase, result):
                     break
         finally:
+            for lock in reversed(locks):
+                lock.release()
             self._close()
         result.seconds = time.monotonic() - start
         if result.ok:
             result.message = "dry run: nothing was changed" if self.options.dry_run else "done"
         self.emit(RunFinished(ok=result.ok, message=result.message, seconds=result.seconds))
         return result
+
+    def _take_locks(self, phase: Phase, locks: list[OperatorLock | HostLock]) -> bool:
+        """Take the operator lock before the first phase, the host lock before the first
+        phase that writes (after the read-only preflight); False when another run has it."""
+        try:
+            if not locks and self.options.lock_dir is not None:
+                operator = OperatorLock(self.options.lock_dir)
+                operator.acquire(self.plan.deployment)
+                locks.append(operator)
+            if phase.name != "preflight" and not any(isinstance(k, HostLock) for k in locks):
+                host = self._lock_host()
+                connection = self._connection(host)
+                assert connection is not None
+                host_lock = HostLock(host, connection, self.plan.deployment)
+                host_lock.acquire()
+                locks.append(host_lock)
+        except (Locked, StepFailed) as exc:
+            self._lock_problem = str(exc)
+            return False
+        return True
+
+    def _resumed(self, host: str, action: Action) -> bool:
+        journal = self.options.journal
+        return self.options.resume and journal is not None and journal.done(host, action)
+
+    def _lock_host(self) -> str:
+        answers = self.inputs.answers
+        lbs = answers.load_balancer.nodes
+        return lbs[0].name if lbs else answers.harbor_nodes[0].name
 
     def _run_phase(self, phase: Phase, result: RunResult) -> bool:
         if self.cancelled:
@@ -148,18 +192,19 @@ class Runner:
         start = time.monotonic()
         dry_run = self.options.dry_run
         verifying = type(action).__name__ in VERIFYING
-        skip = self.options.skip(host.host, action)
-        if skip is not None:
-            return self._finish(phase, host.host, action, Outcome.SKIPPED, skip, 0.0, result)
+        journal = self.options.journal
+        if journal is not None:
+            journal.remember(host.host, action)
         if dry_run and verifying and phase.name == "verification":
             return self._finish(
                 phase, host.host, action, Outcome.SKIPPED, "after install", 0.0, result
             )
         try:
-            ctx = self._context(host, action, dry_run)
-            change = action.inspect(ctx)
+            ctx, change = self._inspect(host, action, dry_run)
             if verifying:
                 outcome, message = Outcome.PASSED, ctx.facts.pop("checks", "verified")
+            elif change is None and self._resumed(host.host, action):
+                outcome, message = Outcome.SKIPPED, "done in an earlier run; the host still matches"
             elif change is None:
                 outcome, message = Outcome.UNCHANGED, "unchanged"
                 if "schema_version" in ctx.facts:
@@ -187,6 +232,31 @@ class Runner:
             phase, host.host, action, outcome, message, time.monotonic() - start, result, diff=diff
         )
 
+    def _inspect(
+        self, host: HostPlan, action: Action, dry_run: bool
+    ) -> tuple[StepContext, Change | None]:
+        """The step's look at its host; a lost SSH connection is reopened once (the look
+        is read-only, so trying again is safe), else the step fails naming the host."""
+        for attempt in (1, 2):
+            ctx = self._context(host, action, dry_run)
+            try:
+                return ctx, action.inspect(ctx)
+            except (EOFError, OSError, paramiko.SSHException) as exc:
+                target = self._targets.get(host.host)
+                if target is None:
+                    raise
+                self._forget(host.host)
+                if attempt == 2:
+                    where = f"{host.host} ({target.address}:{target.port})"
+                    raise StepFailed(f"{where}: the SSH connection was lost: {exc!r}") from None
+        raise AssertionError("unreachable")
+
+    def _forget(self, host: str) -> None:
+        with self._lock:
+            connection = self._connections.pop(host, None)
+        if connection is not None:
+            connection.close()
+
     def _finish(
         self, phase: Phase, host: str, action: Action, outcome: Outcome, message: str,
         seconds: float, result: RunResult, *, diff: str = "", exit_code: int | None = None,
@@ -213,6 +283,7 @@ class Runner:
             cancelled=lambda: self.cancelled,
             dry_run=dry_run,
             facts=facts,
+            others=self._connection,
         )
 
     def _connection(self, host: str) -> Connection | None:

@@ -56,13 +56,24 @@ def check(vip: ipaddress.IPv4Address, *, timeout: float = 2.0) -> list[CheckResu
 
 
 def holder(lbs: dict[str, Connection], answers: Answers) -> str | None:
-    """The load balancer of this deployment that holds the VIP now, if one does."""
+    """Which of this deployment's load balancers has the VIP: the one holding it now, else
+    those whose running keepalived is configured with it (it may be moving between them)."""
     interface = answers.load_balancer.interface or ""
+    vip = re.escape(str(answers.vip))
+    managing = []
     for name, connection in lbs.items():
         out = run(connection, f"ip -o -4 addr show dev {interface}")
-        if re.search(rf"inet {re.escape(str(answers.vip))}/", out.stdout):
+        if re.search(rf"inet {vip}/", out.stdout):
             return name
-    return None
+        configured = run(
+            connection,
+            f"grep -q '^ *{answers.vip}/32 ' /etc/keepalived/keepalived.conf "
+            "&& systemctl is-active --quiet keepalived",
+            sudo=True,
+        )
+        if configured.ok:
+            managing.append(name)
+    return f"the keepalived of {' and '.join(managing)}" if managing else None
 
 
 def owned(results: list[CheckResult], holder_name: str | None) -> list[CheckResult]:

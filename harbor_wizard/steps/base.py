@@ -47,12 +47,20 @@ class StepContext:
     cancelled: Callable[[], bool] = lambda: False
     dry_run: bool = False
     facts: dict[str, str] = field(default_factory=dict)
+    others: Callable[[str], Connection | None] = lambda host: None
+    """Another host's connection, for steps that span hosts (installer distribution)."""
 
     @property
     def ssh(self) -> Connection:
         if self.connection is None:
             raise StepFailed(f"{self.host}: no SSH connection")
         return self.connection
+
+    def connect(self, host: str) -> Connection:
+        connection = self.others(host)
+        if connection is None:
+            raise StepFailed(f"{host}: no SSH connection")
+        return connection
 
 
 class Action(ABC):

@@ -36,36 +36,6 @@ def remote_installer(local: Path) -> PurePosixPath:
     return UPLOAD_DIR / local.name
 
 
-class UploadInstaller(Action):
-    """The offline installer on the node; skipped when the remote checksum matches."""
-
-    def __init__(self, local: Path) -> None:
-        self.local = local
-        self.remote = remote_installer(local)
-        self.step_id = "installer:upload"
-        self.title = f"upload {local.name}"
-
-    def fingerprint(self) -> str:
-        return local_sha256(self.local)
-
-    def inspect(self, ctx: StepContext) -> Change | None:
-        state = remote.file_state(ctx.ssh, self.remote)
-        if state.sha256 == local_sha256(self.local):
-            return None
-        return Change("missing" if state.sha256 is None else "checksum differs")
-
-    def apply(self, ctx: StepContext, change: Change) -> str:
-        out = remote.write_file(ctx.ssh, self.remote, self.local, mode=0o644)
-        if not out.ok:
-            raise StepFailed(
-                f"{ctx.host}: upload of {self.local.name} failed", out.code, out.tail()
-            )
-        if remote.file_state(ctx.ssh, self.remote).sha256 != local_sha256(self.local):
-            raise StepFailed(f"{ctx.host}: {self.remote} does not match the local checksum")
-        size = self.local.stat().st_size / 1024 / 1024
-        return f"uploaded {self.local.name} ({size:.0f} MiB)"
-
-
 class UnpackInstaller(Action):
     """The installer unpacked into /opt/harbor (the guide's ~/harbor)."""
 

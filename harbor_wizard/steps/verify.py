@@ -1,6 +1,7 @@
 """Proof that the deployment works: each node answers the LBs' health probe on its own
 address, the VIP answers /api/systeminfo from the operator's side, and the expected LB
-holds the VIP. Bounded waits: services take a moment to come up after install.
+holds the VIP (with an external LB: that it forwards to the nodes). Bounded waits:
+services take a moment to come up after install, an operator's LB longer.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import http.client
 import re
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from harbor_wizard import remote
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
@@ -62,6 +64,18 @@ def node_problem(address: str) -> str | None:
     return None
 
 
+def systeminfo_problem(address: str, https: bool, label: str) -> str | None:
+    """What is wrong with `address`'s /api/systeminfo (200 with registry_url), or None."""
+    port = 443 if https else 80
+    try:
+        status, body = http_get(address, "/api/systeminfo", https=https)
+    except (OSError, http.client.HTTPException) as exc:
+        return f"{label} ({address}:{port}): {exc or type(exc).__name__}"
+    if status != 200 or "registry_url" not in body:
+        return f"{label} ({address}:{port}) answered {status} without registry_url"
+    return None
+
+
 class NodeServes(Action):
     def __init__(self, address: str, wait: float = 120.0) -> None:
         self.address = address
@@ -87,17 +101,10 @@ class VipServes(Action):
         self.step_id = "verify:vip"
         self.title = f"the VIP {vip} answers /api/systeminfo"
 
-    def _problem(self) -> str | None:
-        try:
-            status, body = http_get(self.vip, "/api/systeminfo", https=self.https)
-        except (OSError, http.client.HTTPException) as exc:
-            return f"the VIP {self.vip}: {exc}"
-        if status != 200 or "registry_url" not in body:
-            return f"the VIP {self.vip} answered {status} without registry_url"
-        return None
-
     def inspect(self, ctx: StepContext) -> Change | None:
-        problem = wait_for(self._problem, self.wait, ctx)
+        problem = wait_for(
+            lambda: systeminfo_problem(self.vip, self.https, "the VIP"), self.wait, ctx
+        )
         if problem is not None:
             raise StepFailed(problem)
         return None
@@ -129,6 +136,82 @@ class HoldsVip(Action):
         if found is not None:
             raise StepFailed(found)
         return None
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        raise AssertionError("verification changes nothing")
+
+
+class ExternalLbServes(Action):
+    """The operator's load balancer at the VIP forwards to the nodes.
+
+    Why its own step: the wizard cannot look inside someone else's LB, so it waits (longer:
+    a person may still be configuring it) until the VIP answers from the operator's side,
+    and on failure probes each node directly to tell "the LB does not forward yet" apart
+    from "this node does not answer at all", naming the nodes.
+    """
+
+    def __init__(
+        self, vip: str, https: bool, nodes: Mapping[str, str], wait: float = 120.0
+    ) -> None:
+        self.vip = vip
+        self.https = https
+        self.nodes = dict(nodes)
+        """name -> address of every Harbor node behind the LB."""
+        self.wait = wait
+        self.step_id = "verify:external-lb"
+        self.title = (
+            f"the external load balancer at {vip} answers /api/systeminfo (waits up to {wait:.0f}s)"
+        )
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        last: list[str | None] = [None]
+
+        def probe() -> str | None:
+            problem = systeminfo_problem(self.vip, self.https, "the VIP")
+            if problem is not None and problem != last[0]:
+                ctx.emit_line(f"waiting for the load balancer: {problem}")
+            last[0] = problem
+            return problem
+
+        problem = wait_for(probe, self.wait, ctx)
+        if problem is None:
+            ctx.facts["checks"] = f"the VIP {self.vip} answers through the external LB"
+            return None
+        raise StepFailed(
+            f"the external load balancer at {self.vip} did not answer /api/systeminfo "
+            f"within {self.wait:.0f}s ({problem}); {self.diagnosis()}"
+        )
+
+    def diagnosis(self) -> str:
+        """Which nodes the LB cannot be reaching, told from each node's own answer."""
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(self.nodes)))) as pool:
+            problems = list(
+                pool.map(
+                    lambda item: systeminfo_problem(item[1], self.https, item[0]),
+                    self.nodes.items(),
+                )
+            )
+        silent = [problem for problem in problems if problem is not None]
+        answering = [name for name, p in zip(self.nodes, problems, strict=True) if p is None]
+        parts = [
+            f"{problem}: it does not answer on its own address, so the load balancer cannot "
+            "reach it either"
+            for problem in silent
+        ]
+        if answering and not silent:
+            parts.append(
+                f"the nodes answer on their own addresses ({', '.join(answering)}), so the "
+                f"load balancer at {self.vip} is not forwarding to them yet: check its "
+                "backends, ports and health check (the settings printed after the summary)"
+            )
+        elif answering:
+            one = len(answering) == 1
+            verb = "answers on its own address" if one else "answer on their own addresses"
+            parts.append(
+                f"{', '.join(answering)} {verb}, so the load balancer at {self.vip} is not "
+                f"forwarding to {'it' if one else 'them'} yet either"
+            )
+        return "; ".join(parts)
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         raise AssertionError("verification changes nothing")

@@ -7,12 +7,10 @@ Every sink here is called from the runner's threads; each keeps its own lock.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import threading
 import time
 from collections import defaultdict, deque
-from pathlib import Path
 from typing import IO
 
 from rich import box
@@ -52,25 +50,6 @@ class Tee:
     def __call__(self, event: Event) -> None:
         for sink in self.sinks:
             sink(event)  # type: ignore[operator]
-
-
-class JsonLog:
-    """Every event as one JSON line (text already redacted, redacted again here)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
-        self._lock = threading.Lock()
-
-    def __call__(self, event: Event) -> None:
-        line = redact(json.dumps(event.as_dict(), default=str))
-        with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
 
 
 def _clock(at: float) -> str:

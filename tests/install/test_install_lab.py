@@ -26,7 +26,7 @@ from harbor_wizard.runner import Runner, RunOptions
 from harbor_wizard.steps.verify import http_get
 from tests.lab import Lab
 from tests.support.deployment import write_secrets
-from tests.support.lab_state import files, reset, snapshot
+from tests.support.lab_state import files, kill_ssh, reset, snapshot
 
 pytestmark = pytest.mark.lab
 
@@ -247,7 +247,7 @@ def test_a_node_whose_sshd_stops_mid_run_fails_by_name_and_a_rerun_completes(
     def sink(event: Event) -> None:
         events.append(event)
         if isinstance(event, PhaseStarted) and event.phase == "harbor nodes":
-            fresh["harbor02"].stop_sshd()
+            kill_ssh(fresh, "harbor02")  # its open connection too
 
     try:
         result = Runner(build_plan(inputs), inputs, sink).run()
@@ -256,7 +256,7 @@ def test_a_node_whose_sshd_stops_mid_run_fails_by_name_and_a_rerun_completes(
     assert not result.ok
     finished = [e for e in events if isinstance(e, StepFinished) and e.phase == "harbor nodes"]
     failed = [e for e in finished if e.outcome is Outcome.FAILED]
-    assert [(e.host, e.step) for e in failed] == [("harbor02", "installer:upload")]
+    assert [(e.host, e.step) for e in failed] == [("harbor02", "installer:unpack")]
     assert f"harbor02 ({fresh['harbor02'].ip}:22): cannot connect over SSH" in failed[0].message
     others = [e for e in finished if e.host != "harbor02"]
     assert others

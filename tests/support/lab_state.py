@@ -7,6 +7,11 @@ install could touch, NAT rules, running services) taken before and after.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+from pathlib import Path
+
 import pymysql
 
 from tests.lab import Lab
@@ -64,3 +69,19 @@ def reset(lab: Lab) -> None:
     conn = pymysql.connect(host=lab.mariadb.ip, user="root", password=lab.mariadb.password)
     with conn, conn.cursor() as cursor:
         cursor.execute("DROP DATABASE IF EXISTS registry")
+
+
+def kill_ssh(lab: Lab, name: str) -> None:
+    """Every sshd of the host, the sessions too: its SSH connections drop at once."""
+    host = lab[name]
+    pids = subprocess.run(
+        ["ip", "netns", "pids", host.netns], capture_output=True, text=True, check=True
+    ).stdout.split()
+    for pid in pids:
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm == "sshd":
+            os.kill(int(pid), signal.SIGKILL)
+    (host.dir / "sshd.pid").unlink(missing_ok=True)

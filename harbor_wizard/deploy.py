@@ -1,0 +1,77 @@
+"""One install run of a deployment, the same for the unattended mode and the TUI.
+
+Why here and not in a view: the plan, the journal (resume), the lock folder, the JSON-lines
+log and what a re-run learns about removed nodes are the same whoever shows the progress.
+A view only passes its own event sink and, when the operator asks, calls ``cancel``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harbor_wizard.checks import CheckOptions
+from harbor_wizard.events import EventSink
+from harbor_wizard.inputs import Inputs
+from harbor_wizard.journal import Journal
+from harbor_wizard.plan import DATABASE, EXTERNAL_LB_WAIT, OPERATOR, Plan, build_plan
+from harbor_wizard.runner import Runner, RunOptions, RunResult
+from harbor_wizard.statedir import state_dir
+from harbor_wizard.views.jsonlog import JsonLog
+from harbor_wizard.views.unattended import Tee
+
+
+@dataclass
+class Install:
+    inputs: Inputs
+    check_options: CheckOptions = field(default_factory=CheckOptions)
+    dry_run: bool = False
+    from_scratch: bool = False
+    """Ignore the journal: every step looks at its host again (still idempotent)."""
+    lb_wait: float = EXTERNAL_LB_WAIT
+    """External LB mode: seconds to wait for the VIP to answer through it."""
+
+    def __post_init__(self) -> None:
+        self.plan: Plan = build_plan(self.inputs, self.check_options, lb_wait=self.lb_wait)
+        self.state: Path = state_dir(self.inputs.answers.name)
+        journal_path = self.state / "journal.json"
+        self.journal = Journal(journal_path) if self.from_scratch else Journal.load(journal_path)
+        managed = set(self.managed_hosts())
+        self.removed = [host for host in self.journal.hosts if host not in managed]
+        """Hosts of an earlier run that the answers no longer name: left as they are."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        self.log_path = self.state / "logs" / f"{stamp}.jsonl"
+        self._runner: Runner | None = None
+
+    def managed_hosts(self) -> list[str]:
+        return [h for h in self.plan.hosts() if h not in (OPERATOR, DATABASE)]
+
+    def run(self, sink: EventSink) -> RunResult:
+        log = JsonLog(self.log_path)
+        options = RunOptions(
+            dry_run=self.dry_run,
+            accepted_fingerprints=self.check_options.accepted_fingerprints,
+            lock_dir=self.state,
+            journal=self.journal,
+            resume=not self.from_scratch,
+        )
+        self._runner = Runner(self.plan, self.inputs, Tee(self.journal, log, sink), options)
+        try:
+            result = self._runner.run()
+        finally:
+            log.close()
+        if result.ok and not self.dry_run:
+            for host in self.removed:
+                self.journal.forget_host(host)
+            self.journal.hosts = self.managed_hosts()
+            self.journal.save()
+        return result
+
+    def cancel(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._runner is not None and self._runner.cancelled
