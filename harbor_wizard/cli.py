@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harbor_wizard import __version__
-from harbor_wizard.answers import InvalidInput, answers_schema
+from harbor_wizard.problems import InvalidInput
 from harbor_wizard.redact import redact
 
 if TYPE_CHECKING:
@@ -130,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "schema":
+            from harbor_wizard.answers import answers_schema
+
             say(json.dumps(answers_schema(), indent=2))
             return EXIT_OK
         if args.command == "render":
@@ -284,8 +286,10 @@ def _interactive(edit: Path | None = None, ascii_only: bool = False) -> int:
             "`harbor-wizard --answers FILE [--secrets FILE]`."
         )
         return EXIT_INVALID
-    warn("harbor-wizard: the guided mode (TUI) lands in the next commit; use --answers.")
-    return EXIT_FAILED
+    from harbor_wizard.views.launch import run_tui
+
+    return run_tui(edit, ascii_only=ascii_only)
+
 
 if __name__ == "__main__":
     sys.exit(main())

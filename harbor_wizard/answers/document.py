@@ -13,7 +13,6 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,38 +23,12 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from harbor_wizard.answers.model import SUPPORTED_VERSION, Answers
+from harbor_wizard.problems import InvalidInput, Problem
 
 SCHEMA_FILE = "harbor-wizard.schema.json"
 SCHEMA_HEADER = f"# yaml-language-server: $schema=./{SCHEMA_FILE}"
 
 Loc = tuple[str | int, ...]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the input: where it is, and what would be right."""
-
-    path: str
-    message: str
-    line: int | None = None
-    source: str | None = None
-
-    def __str__(self) -> str:
-        field = self.path or "(top level)"
-        if self.source is None and self.line is None:
-            return f"{field}: {self.message}"
-        where = self.source or "answers"
-        if self.line is not None:
-            where = f"{where}:{self.line}"
-        return f"{where}: {field}: {self.message}"
-
-
-class InvalidInput(Exception):
-    """Every problem found in the input at once; the CLI exits 2 with it."""
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 def dotted(loc: Loc) -> str:

@@ -11,7 +11,8 @@ import datetime as dt
 from pathlib import Path
 
 from harbor_wizard import certs
-from harbor_wizard.answers.document import AnswersDocument, Problem, line_of
+from harbor_wizard.answers.document import AnswersDocument, line_of
+from harbor_wizard.problems import Problem
 
 
 def tls_problems(

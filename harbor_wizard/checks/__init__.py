@@ -49,7 +49,7 @@ class CheckOptions:
     """Warnings count as failures (``--strict``: the deployment must also be HA-ready)."""
 
 
-def _host_checks(
+def host_checks(
     target: SshTarget, answers: Answers, options: CheckOptions
 ) -> tuple[list[CheckResult], Connection | None]:
     results, connection = ssh.open_host(target, options.accepted_fingerprints, options.timeout)
@@ -105,7 +105,7 @@ def run_all(
     host_targets = targets(answers, base_dir)
     with ThreadPoolExecutor(max_workers=len(jobs) + len(host_targets)) as pool:
         host_futures: list[Future[tuple[list[CheckResult], Connection | None]]] = [
-            pool.submit(_host_checks, target, answers, options) for target in host_targets
+            pool.submit(host_checks, target, answers, options) for target in host_targets
         ]
         service_futures = [pool.submit(job) for job in jobs]
         results: list[CheckResult] = []

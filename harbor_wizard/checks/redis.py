@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import redis as redis_client
 from pydantic import SecretStr
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from harbor_wizard.checks.result import CheckResult, error, ok, probe
 
 
 def connect(endpoint: str, password: SecretStr | None, timeout: float) -> redis_client.Redis:
+    """A client that tries once: redis-py retries with back-off by default, which would
+    stretch a check's time limit several times over on a silent address."""
     host, _, port = endpoint.rpartition(":")
     return redis_client.Redis(
         host=host,
@@ -16,6 +20,7 @@ def connect(endpoint: str, password: SecretStr | None, timeout: float) -> redis_
         password=password.get_secret_value() if password else None,
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
     )
 
 
@@ -55,6 +60,9 @@ def check(
     except redis_client.ConnectionError as exc:
         reason = "connection refused" if "refused" in str(exc) else str(exc)
         return [error("redis.ping", "redis", f"{where}: {reason}", field_path="redis.endpoints")]
+    except redis_client.RedisError as exc:
+        message = f"{where} does not answer like Redis: {exc}"
+        return [error("redis.ping", "redis", message, field_path="redis.endpoints")]
     finally:
         client.close()
     return [

@@ -1,0 +1,66 @@
+"""Launch to first screen: the installed `harbor-wizard` against a bare Textual app.
+
+Both run in the same private tmux server size (80x24); the clock starts before the launch
+and stops when the first screen's text is visible. Aim: the wizard within 1.3x the bare
+app. Run: `.venv/bin/python -m benchmarks.tui_startup [runs]`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.tmux import Terminal
+
+BARE = """
+from textual.app import App
+from textual.widgets import Footer, Label
+
+class Bare(App):
+    def compose(self):
+        yield Label("bare textual ready")
+        yield Footer()
+
+Bare().run()
+"""
+
+
+def first_frame(command: list[str], text: str, cwd: Path) -> float:
+    started = time.monotonic()
+    terminal = Terminal(command, cwd=cwd, env={"LANG": "C.UTF-8"}, unset=["NO_COLOR"])
+    try:
+        terminal.wait_for(text, 60)
+        return time.monotonic() - started
+    finally:
+        terminal.stop()
+
+
+def main(runs: int = 9) -> None:
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as folder:
+        cwd = Path(folder)
+        (cwd / "bare.py").write_text(BARE)
+        cases = {
+            "bare Textual app": ([sys.executable, "bare.py"], "bare textual ready"),
+            "harbor-wizard": ([str(bin_dir / "harbor-wizard")], "New deployment"),
+        }
+        for command, text in cases.values():  # warm the file cache
+            first_frame(command, text, cwd)
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(runs):  # interleaved, so load changes hit both alike
+            for name, (command, text) in cases.items():
+                times[name].append(first_frame(command, text, cwd))
+    for name, values in times.items():
+        print(
+            f"{name:18} min {min(values) * 1000:6.0f} ms  "
+            f"median {statistics.median(values) * 1000:6.0f} ms  (n={len(values)})"
+        )
+    ratio = statistics.median(times["harbor-wizard"]) / statistics.median(times["bare Textual app"])
+    print(f"ratio of medians: {ratio:.2f}x (aim: <= 1.3x)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 9)

@@ -1,0 +1,158 @@
+"""The thin Textual App: global keys, the order of screens, and a clean exit on SIGTERM.
+
+Why so thin: state is the draft (answers in the making) and each screen is its own file;
+the App only says which screen comes next. The priority Tab bindings make keys typed
+ahead land in the field they were meant for (Textual moves focus asynchronously, so a
+character read with its Tab would otherwise reach the previous field).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import signal
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from harbor_wizard.views.live import DEBOUNCE, Probes
+
+FORMS = (
+    "topology",
+    "load_balancers",
+    "database",
+    "clair_database",
+    "redis",
+    "storage",
+    "certificates",
+    "ssh_access",
+    "review",
+)
+"""The screens in order; Clair DB only with scanning, certificates only with https."""
+
+CLASSES = {
+    "start": "StartScreen",
+    "topology": "TopologyScreen",
+    "load_balancers": "LoadBalancersScreen",
+    "ssh_access": "SshAccessScreen",
+    "database": "DatabaseScreen",
+    "clair_database": "ClairDatabaseScreen",
+    "redis": "RedisScreen",
+    "storage": "StorageScreen",
+    "certificates": "CertificatesScreen",
+    "review": "ReviewScreen",
+    "install": "InstallScreen",
+    "done": "DoneScreen",
+    "help": "HelpScreen",
+}
+
+
+class WizardApp(App[int]):
+    """harbor-wizard's guided mode."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "harbor-wizard"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("tab", "focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        draft: Any = None,
+        *,
+        ascii_only: bool = False,
+        probes: Probes | None = None,
+        debounce: float = DEBOUNCE,
+        first: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.draft = draft
+        self.ascii_only = ascii_only
+        self.probes = probes or Probes()
+        self.debounce = debounce
+        self.first = first or ("start" if draft is None else "topology")
+        self.saved: Any = None
+        """What review saved: the file's path, its inputs and plan (``views.saving.Saved``)."""
+        self.run_result: Any = None
+        """The runner's result and the verification outcomes, for the done screen."""
+        self.busy: Callable[[], bool] = lambda: False
+        """Set by the install screen: quitting then asks first."""
+        self.stop_run: Callable[[], None] = lambda: None
+        """Set by the install screen: cancel the run, then exit once it has stopped."""
+
+    def on_mount(self) -> None:
+        # Not in the main thread (some tests): there is no terminal to restore there.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
+        if self.ascii_only:
+            self.add_class("-ascii")
+        self.push_screen(self.make(self.first))
+
+    def on_unmount(self) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+
+    def make(self, name: str) -> Screen[Any]:
+        module = importlib.import_module(f"harbor_wizard.screens.{name}")
+        screen: Screen[Any] = getattr(module, CLASSES[name])()
+        return self.styled(screen)
+
+    def styled(self, screen: Screen[Any]) -> Screen[Any]:
+        """Screens style their ASCII look under their own class (``&.-ascii``)."""
+        screen.set_class(self.ascii_only, "-ascii")
+        return screen
+
+    def flow(self) -> list[str]:
+        draft = self.draft
+        skip = set()
+        if not draft.get("harbor.with_clair"):
+            skip.add("clair_database")
+        if draft.get("harbor.protocol") != "https":
+            skip.add("certificates")
+        return [name for name in FORMS if name not in skip]
+
+    def go(self, name: str) -> None:
+        self.switch_screen(self.make(name))
+
+    def forward(self, screen: Screen[Any]) -> None:
+        order = self.flow()
+        name = _name_of(screen)
+        if name in order and order.index(name) + 1 < len(order):
+            self.go(order[order.index(name) + 1])
+
+    def back(self, screen: Screen[Any]) -> None:
+        order = self.flow()
+        name = _name_of(screen)
+        if name in order and order.index(name) > 0:
+            self.go(order[order.index(name) - 1])
+        elif name == order[0] and self.first == "start":
+            self.go("start")
+
+    def confirm(self, question: str, then: Callable[[bool], Any]) -> None:
+        confirm = importlib.import_module("harbor_wizard.screens.confirm")
+        self.push_screen(self.styled(confirm.ConfirmScreen(question)), lambda yes: then(bool(yes)))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, self.make("help").__class__):
+            self.push_screen(self.make("help"))
+
+    async def action_quit(self) -> None:
+        if self.busy():
+            self.confirm(
+                "The install is running. Abort it (running steps finish) and quit?",
+                lambda yes: self.stop_run() if yes else None,
+            )
+            return
+        self.exit(0)
+
+
+def _name_of(screen: Screen[Any]) -> str:
+    return type(screen).__module__.rsplit(".", 1)[-1]

@@ -1,0 +1,247 @@
+"""The answers being written in the TUI: plain data, the secrets beside it, its problems.
+
+Why a draft and not an ``Answers``: while the operator types, the values are incomplete
+and wrong. The draft keeps them as entered, asks the one model (``Answers``) for every
+problem on each change, and reports them by field path with the loader's own words, so
+the TUI adds no rule of its own. Secret values never enter the data: it holds the
+``<secret>`` marker, as the file does.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml.comments import CommentedMap
+
+from harbor_wizard import redact
+from harbor_wizard.answers import SECRET_MARKER, Answers, AnswersDocument, InvalidInput, Problem
+from harbor_wizard.answers.document import (
+    check_version,
+    dotted,
+    from_answers,
+    parse,
+    problems_from,
+)
+from harbor_wizard.secrets import secret_paths, value_problem
+from harbor_wizard.views.tree_merge import merge, plain
+
+Part = str | int
+
+NEW_DEPLOYMENT: dict[str, Any] = {
+    "version": 1,
+    "harbor": {
+        "version": "1.4.0",
+        "protocol": "http",
+        "with_clair": False,
+        "admin_password": SECRET_MARKER,
+    },
+    "ssh": {"user": "root", "port": 22, "known_hosts": "~/.ssh/known_hosts"},
+    "load_balancer": {
+        "mode": "haproxy",
+        "virtual_router_id": 51,
+        "auth_pass": SECRET_MARKER,
+        "nodes": [{"name": "lb01", "priority": 100}, {"name": "lb02", "priority": 90}],
+    },
+    "harbor_nodes": [{"name": "harbor01"}, {"name": "harbor02"}],
+    "database": {"port": 3306, "user": "root", "password": SECRET_MARKER},
+    "redis": {"endpoints": []},
+    "storage": {"provider": "filesystem", "config": {}},
+}
+"""A new deployment starts from the model's defaults and the guide's usual names."""
+
+OPTIONAL_SECTIONS = {
+    "clair_database": {"port": 5432, "user": "postgres", "database": "postgres"},
+    "tls": {},
+}
+
+
+def parse_path(path: str) -> tuple[Part, ...]:
+    """``harbor_nodes[0].name`` -> ("harbor_nodes", 0, "name")."""
+    parts: list[Part] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        parts.append(int(index) if index else name)
+    return tuple(parts)
+
+
+class Draft:
+    """Answers in the making; ``problems()`` is the model's verdict on them."""
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        *,
+        tree: CommentedMap | None = None,
+        indent: tuple[int, int, int] = (2, 4, 2),
+        path: Path | None = None,
+    ) -> None:
+        self.data = data
+        self.tree = tree
+        """The loaded file's round-trip tree, edited in place on save."""
+        self.indent = indent
+        self.path = path
+        self.secrets: dict[str, str] = {}
+        self.accepted: set[str] = set()
+        """Host key fingerprints the operator accepted on the SSH screen."""
+        self.acknowledged: dict[str, str] = {}
+        """Warnings the operator chose to go on with: field or host -> message."""
+        self._aside: dict[str, Any] = {}
+
+    @classmethod
+    def new(cls) -> Draft:
+        return cls(copy.deepcopy(NEW_DEPLOYMENT))
+
+    @classmethod
+    def from_file(cls, path: Path) -> Draft:
+        """An answers file to edit, even an invalid one: its problems show per field."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise InvalidInput(
+                [Problem("", f"cannot read: {error.strerror}", None, str(path))]
+            ) from None
+        tree, indent = parse(text, str(path))
+        check_version(tree, str(path))
+        return cls(plain(tree), tree=tree, indent=indent, path=path)
+
+    def find_secrets(self) -> None:
+        """Fill in the secrets an opened file refers to, from where ``--answers`` finds them
+        (the secrets file beside it, the environment, the keyring)."""
+        if self.path is None:
+            return
+        from harbor_wizard.secrets import SecretResolver
+
+        resolver = SecretResolver(
+            str(self.get("name") or "deployment"),
+            sidecar=SecretResolver.sidecar_for(self.path),
+            notify=lambda message: None,
+        )
+        for path in self.secret_paths():
+            value = resolver.find(path)
+            if value is not None and path not in self.secrets:
+                redact.register(value)
+                self.secrets[path] = value
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the answers are relative to the file's folder."""
+        return self.path.parent if self.path else Path.cwd()
+
+    # -- values ---------------------------------------------------------------------
+    def get(self, path: str, default: Any = None) -> Any:
+        node: Any = self.data
+        for part in parse_path(path):
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return default
+        return node
+
+    def set(self, path: str, value: Any) -> None:
+        """Set a value; None or "" removes the key, so the model names it as missing."""
+        parts = parse_path(path)
+        node: Any = self.data
+        for part, following in itertools.pairwise(parts):
+            if isinstance(node, dict):
+                node = node.setdefault(part, [] if isinstance(following, int) else {})
+            else:
+                node = node[part]
+        last = parts[-1]
+        if value is None or value == "":
+            if isinstance(node, dict):
+                node.pop(last, None)
+            elif isinstance(last, int) and last < len(node):
+                node[last] = None
+            return
+        if isinstance(node, list) and isinstance(last, int):
+            node.extend([None] * (last + 1 - len(node)))
+        node[last] = value
+
+    def set_secret(self, path: str, value: str) -> None:
+        if value:
+            self.secrets[path] = value
+        else:
+            self.secrets.pop(path, None)
+        self.set(path, SECRET_MARKER)
+
+    def enable(self, section: str, on: bool) -> None:
+        """Keep an optional section (Clair DB, TLS) aside while it is switched off."""
+        if on and section not in self.data:
+            self.data[section] = self._aside.pop(section, copy.deepcopy(OPTIONAL_SECTIONS[section]))
+        elif not on and section in self.data:
+            self._aside[section] = self.data.pop(section)
+
+    def set_aside(self, section: str, keys: tuple[str, ...], aside: bool) -> None:
+        """Move `keys` of `section` out of the answers (or back), keeping their values."""
+        node = self.data.setdefault(section, {})
+        kept = self._aside.setdefault(section + ".", {})
+        for key in keys:
+            if aside and key in node:
+                kept[key] = node.pop(key)
+            elif not aside and key in kept:
+                node.setdefault(key, kept.pop(key))
+
+    def switch_storage(self, provider: str) -> None:
+        """Each provider keeps its own settings while another one is chosen."""
+        storage = self.data.setdefault("storage", {})
+        old = storage.get("provider", "filesystem")
+        self._aside[f"storage.{old}"] = storage.get("config", {})
+        storage["provider"] = provider
+        storage["config"] = self._aside.pop(f"storage.{provider}", {})
+
+    # -- verdicts -------------------------------------------------------------------
+    def problems(self) -> dict[str, str]:
+        """Every problem by dotted field path: the model's, then each secret value's."""
+        found: dict[str, str] = {}
+        try:
+            Answers.model_validate(self.data)
+        except ValidationError as error:
+            for problem in problems_from(error, None, None):
+                found.setdefault(problem.path, problem.message)
+        for path in self.secret_paths():
+            message = value_problem(path, self.secrets.get(path, ""))
+            if message and path not in found:
+                found[path] = message
+        return found
+
+    def secret_paths(self) -> list[str]:
+        try:
+            return secret_paths(Answers.model_validate(self.data))
+        except ValidationError:
+            return _marker_paths(self.data, "")
+
+    def answers(self) -> Answers:
+        return Answers.model_validate(self.data)
+
+    def to_document(self) -> AnswersDocument:
+        """The file to write: the loaded tree edited in place (comments survive), or new."""
+        answers = self.answers()
+        if self.tree is None:
+            document = from_answers(answers)
+        else:
+            merge(self.tree, self.data)
+            document = AnswersDocument(answers, self.tree, indent=self.indent)
+        document.path = self.path
+        return document
+
+
+def _marker_paths(node: Any, prefix: str) -> list[str]:
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _marker_paths(v, f"{prefix}.{k}".strip("."))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _marker_paths(v, f"{prefix}[{i}]")]
+    return [prefix] if node == SECRET_MARKER else []
+
+
+def field_of(path: str, known: set[str]) -> str | None:
+    """The field a problem belongs to: itself, or the nearest parent shown on a screen."""
+    parts = parse_path(path)
+    for end in range(len(parts), 0, -1):
+        candidate = dotted(parts[:end])
+        if candidate in known:
+            return candidate
+    return None

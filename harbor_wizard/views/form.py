@@ -1,0 +1,289 @@
+"""What every form screen shares: fields bound to the draft, problems, live checks, Next.
+
+Why one base: each screen only says which fields it shows and which live check guards
+them. The rules (the model's messages), the debounced and superseding checks, and the
+refusal of Next while a field has an error behave the same on every screen.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from harbor_wizard.checks.result import CheckResult, Status
+from harbor_wizard.views import live
+from harbor_wizard.views.draft import Draft, field_of
+from harbor_wizard.views.fields import FieldRow, Spec
+
+if TYPE_CHECKING:
+    from harbor_wizard.views.app import WizardApp
+
+Job = Callable[[], list[CheckResult]]
+
+
+@dataclass(frozen=True)
+class LiveCheck:
+    group: str
+    anchor: str
+    """The field whose row shows the check's state."""
+    triggers: tuple[str, ...]
+    """Field paths (or their parents) whose change re-runs the check."""
+    job: Callable[[], Job | None]
+    """The probe call for the current values; None when it cannot run."""
+
+
+class Form(VerticalScroll, can_focus=False):
+    """The scrolling body: focus goes to the fields, never to the container."""
+
+
+class FormScreen(Screen[None]):
+    """A screen of fields; subclasses give ``TITLE_TEXT``, ``SECTIONS``, ``fields()``."""
+
+    TITLE_TEXT: ClassVar[str] = ""
+    SECTIONS: ClassVar[tuple[str, ...]] = ()
+    """Answers paths this screen owns: their problems without a field show in the notice."""
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("f2", "next", "Next"),
+        Binding("f3", "back", "Back"),
+        Binding("f5", "recheck", "Re-check", show=False),
+    ]
+
+    class CheckDone(Message):
+        def __init__(self, group: str, generation: int, results: list[CheckResult]) -> None:
+            super().__init__()
+            self.group, self.generation, self.results = group, generation, results
+
+    class CheckPainted(Message):
+        """A check's result reached the screen (stale ones never do)."""
+
+        def __init__(self, group: str, generation: int, results: list[CheckResult]) -> None:
+            super().__init__()
+            self.group, self.generation, self.results = group, generation, results
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._check_gen: dict[str, int] = {}
+        self._check_results: dict[str, list[CheckResult]] = {}
+        self._checking: set[str] = set()
+        self._loose_problems: list[str] = []
+
+    @property
+    def wizard(self) -> WizardApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def draft(self) -> Draft:
+        draft: Draft = self.wizard.draft
+        return draft
+
+    # -- building -------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(self.TITLE_TEXT, classes="title")
+        with Form(classes="form"):
+            yield from self.fields()
+            yield Static("", classes="notice")
+        yield Footer()
+
+    def fields(self) -> ComposeResult:
+        yield from ()
+
+    def row(self, spec: Spec, default: Any = None) -> FieldRow:
+        value = self.draft.get(spec.path, default)
+        if spec.kind == "secret":
+            value = self.draft.secrets.get(spec.path, "")
+        return FieldRow(spec, value)
+
+    def live_checks(self) -> list[LiveCheck]:
+        return []
+
+    def on_mount(self) -> None:
+        rows = self.rows()
+        if rows:
+            rows[0].editor.focus()
+        self.revalidate()
+        for check in self.live_checks():
+            self.schedule(check)
+
+    # -- editing --------------------------------------------------------------------
+    async def on_field_row_edited(self, event: FieldRow.Edited) -> None:
+        row = event.row
+        if row.spec.kind == "secret":
+            self.draft.set_secret(row.spec.path, row.value)
+        elif row.spec.bound:
+            self.draft.set(row.spec.path, row.value)
+        changed = self.edited(row)
+        if inspect.isawaitable(changed):
+            await changed
+        self.revalidate()
+        for check in self.live_checks():
+            if any(_under(row.spec.path, t) for t in check.triggers):
+                self.schedule(check)
+
+    def edited(self, row: FieldRow) -> Awaitable[None] | None:
+        """Hook for screens whose layout follows a value (provider, mode)."""
+        return None
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.focus_next()
+
+    def rows(self) -> list[FieldRow]:
+        return list(self.query(FieldRow))
+
+    def revalidate(self) -> dict[str, str]:
+        """Paint the model's verdict; return this screen's problems by path."""
+        problems = self.draft.problems()
+        rows = self.rows()
+        known = {path: row for row in rows for path in row.spec.paths}
+        mine: dict[str, str] = {}
+        loose: list[str] = []
+        for row in rows:
+            row.error = None
+        for path, message in problems.items():
+            owner = field_of(path, set(known))
+            if owner is not None:
+                row = known[owner]
+                row.error = row.error or (message if owner == path else f"{path}: {message}")
+                mine[path] = message
+            elif any(_under(path, section) for section in self.SECTIONS):
+                loose.append(f"error: {path or 'answers'}: {message}")
+                mine[path] = message
+        for row in rows:
+            row.show()
+        self._loose_problems = loose
+        self.query_one(".notice", Static).update(Text("\n".join(loose)))
+        return mine
+
+    # -- live checks ----------------------------------------------------------------
+    def schedule(self, check: LiveCheck) -> None:
+        """Start (after the debounce) the check for the current values; older ones lapse."""
+        generation = self._check_gen.get(check.group, 0) + 1
+        self._check_gen[check.group] = generation
+        problems = self.draft.problems()
+        blocked = any(_under(p, t) for p in problems for t in check.triggers)
+        job = None if blocked else check.job()
+        self._check_results.pop(check.group, None)
+        self.workers.cancel_group(self, check.group)
+        if job is None:
+            self._checking.discard(check.group)
+        else:
+            self._checking.add(check.group)
+            group = check.group
+
+            async def run_check() -> None:
+                await self._run(group, generation, job)
+
+            # A function, not a coroutine: one cancelled before it starts is never created.
+            self.run_worker(
+                run_check,  # type: ignore[arg-type]  # Textual's WorkType infers Never here
+                group=check.group,
+                exclusive=True,
+                exit_on_error=False,
+            )
+        self.paint_check(check)
+
+    async def _run(self, group: str, generation: int, job: Job) -> None:
+        import asyncio
+
+        await asyncio.sleep(self.wizard.debounce)
+        results = await live.in_daemon_thread(job)
+        self.post_message(self.CheckDone(group, generation, results))
+
+    def on_form_screen_check_done(self, event: CheckDone) -> None:
+        if event.generation != self._check_gen.get(event.group):
+            return  # a newer value superseded this check
+        self._checking.discard(event.group)
+        self._check_results[event.group] = event.results
+        self.revalidate()  # also clears a "still running" refusal
+        for check in self.live_checks():
+            if check.group == event.group:
+                self.paint_check(check)
+        self.post_message(self.CheckPainted(event.group, event.generation, event.results))
+
+    def paint_check(self, check: LiveCheck) -> None:
+        try:
+            row = self.query_one(f"#row-{_slug(check.anchor)}", FieldRow)
+        except Exception:
+            return
+        row.checking = check.group in self._checking
+        row.check = live.worst(self._check_results.get(check.group, []))
+        row.show()
+        self.results_changed(check.group, self._check_results.get(check.group, []))
+
+    def results_changed(self, group: str, results: list[CheckResult]) -> None:
+        """Hook for screens that show more of a check than one line (hosts, certificate)."""
+
+    def action_recheck(self) -> None:
+        for check in self.live_checks():
+            self.schedule(check)
+
+    # -- moving on ------------------------------------------------------------------
+    def action_back(self) -> None:
+        self.wizard.back(self)
+
+    def refusals(self) -> list[str]:
+        """Hook: further reasons to refuse Next (a host whose checks failed)."""
+        return []
+
+    def action_next(self) -> None:
+        self.revalidate()
+        notice = self.query_one(".notice", Static)
+        failing = [row for row in self.rows() if row.error or _failed(row.check)]
+        reasons = self.refusals()
+        if failing or self._loose_problems or reasons:
+            if failing:
+                failing[0].editor.focus()
+            count = len(failing) + len(self._loose_problems)
+            lines = [
+                f"error: Next refused: {count} field(s) need a fix.",
+                *self._loose_problems,
+                *reasons,
+            ]
+            notice.update(Text("\n".join(lines)))
+            return
+        if self._checking:
+            notice.update(Text("Next refused: the live checks are still running (wait, or F5)."))
+            return
+        warnings = [
+            r
+            for results in self._check_results.values()
+            for r in results
+            if r.status is Status.WARNING
+        ]
+        if warnings and not all(self.draft.acknowledged.get(w.target) for w in warnings):
+            text = "\n".join(f"warning: {w.message}" for w in warnings)
+            self.wizard.confirm(
+                f"Go on with these warnings?\n{text}",
+                lambda yes: self._acknowledge(warnings) if yes else None,
+            )
+            return
+        self.wizard.forward(self)
+
+    def _acknowledge(self, warnings: list[CheckResult]) -> None:
+        for warning in warnings:
+            self.draft.acknowledged[warning.target] = warning.message
+        self.wizard.forward(self)
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith((parent + ".", parent + "["))
+
+
+def _failed(result: CheckResult | None) -> bool:
+    return result is not None and result.status is Status.ERROR
+
+
+def _slug(path: str) -> str:
+    from harbor_wizard.views.fields import slug
+
+    return slug(path)

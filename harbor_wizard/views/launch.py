@@ -1,0 +1,52 @@
+"""Starting the guided mode: a terminal check, the ASCII look, and the app itself.
+
+Why a module apart from cli.py: the unattended commands must never import Textual; the
+CLI imports this only when it is about to show the TUI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def utf8_terminal(environ: Mapping[str, str] = os.environ) -> bool:
+    """The locale the operator's terminal decodes: LC_ALL, else LC_CTYPE, else LANG.
+
+    Python writes UTF-8 whatever the locale (PEP 538), but a terminal set to another
+    encoding shows box and block glyphs as garbage, so such terminals get ASCII only.
+    """
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            return "utf-8" in value.lower() or "utf8" in value.lower()
+    return False
+
+
+def ascii_wanted(flag: bool, environ: Mapping[str, str] = os.environ) -> bool:
+    setting = environ.get("HARBOR_WIZARD_ASCII", "")
+    if flag or setting in ("1", "yes", "true"):
+        return True
+    if setting in ("0", "no", "false"):
+        return False
+    return not utf8_terminal(environ)
+
+
+def run_tui(edit: Path | None = None, *, ascii_only: bool = False) -> int:
+    """Run the TUI until the operator leaves it; the exit status of the wizard."""
+    from harbor_wizard.views.app import WizardApp
+
+    draft = None
+    if edit is not None:
+        from harbor_wizard.views.draft import Draft
+
+        draft = Draft.from_file(edit)
+        draft.find_secrets()
+    app = WizardApp(draft, ascii_only=ascii_wanted(ascii_only))
+    result = app.run(mouse=False)
+    sys.stdout.flush()
+    if isinstance(result, int):
+        return result
+    return app.return_code or 0

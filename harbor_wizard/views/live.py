@@ -1,0 +1,145 @@
+"""Live checks from the TUI: the probes it may call, and how they run off the event loop.
+
+Why daemon threads under async workers: a probe blocks (sockets, SSH) and a thread cannot
+be interrupted. Textual's thread workers run in the loop's executor, which the app waits
+for on exit, so quitting during a check would hang for the probe's whole timeout. Here an
+async worker (cancelled at once by a newer value or by quitting) awaits a daemon thread
+that nobody waits for: a superseded result is simply never delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # the start screen must not wait for pydantic, fabric and the drivers
+    from pydantic import SecretStr
+
+    from harbor_wizard.answers.model import Answers, ClairDatabase, Database, Storage
+    from harbor_wizard.checks.result import CheckResult
+
+T = TypeVar("T")
+
+TIMEOUT = 3.0
+"""Seconds for each connection of a live check: an answer, or a plain error, quickly."""
+
+DEBOUNCE = 0.4
+"""Seconds a value must stay unchanged before its live check starts."""
+
+
+def _vip(address: ipaddress.IPv4Address) -> list[CheckResult]:
+    from harbor_wizard.checks import vip
+
+    return vip.check(address, timeout=1.0)
+
+
+def _installer(path: Path, version: str) -> list[CheckResult]:
+    from harbor_wizard.checks import installer
+
+    return installer.check(path, version)
+
+
+def _mariadb(database: Database, password: SecretStr) -> list[CheckResult]:
+    from harbor_wizard.checks import mariadb
+
+    return mariadb.check(database, password, TIMEOUT)
+
+
+def _postgres(clair: ClairDatabase, password: SecretStr) -> list[CheckResult]:
+    from harbor_wizard.checks import postgres
+
+    return postgres.check(clair, password, TIMEOUT)
+
+
+def _redis(endpoint: str) -> list[CheckResult]:
+    from harbor_wizard.checks import redis
+
+    return redis.check(endpoint, None, TIMEOUT)
+
+
+def _storage(storage: Storage) -> list[CheckResult]:
+    from harbor_wizard.checks import storage as storage_check
+
+    return storage_check.check(storage, TIMEOUT)
+
+
+def _tls(answers: Answers, base_dir: Path, passphrase: str | None) -> list[CheckResult]:
+    from harbor_wizard.checks import tls
+
+    return tls.check(answers, base_dir, passphrase)
+
+
+def _hosts(
+    answers: Answers, base_dir: Path, accepted: frozenset[str], only: frozenset[str] | None
+) -> list[CheckResult]:
+    from harbor_wizard.views.host_checks import host_results
+
+    return host_results(answers, base_dir, accepted, TIMEOUT, only)
+
+
+def _shared(answers: Answers, base_dir: Path, accepted: frozenset[str]) -> list[CheckResult]:
+    from harbor_wizard.views.host_checks import shared_storage
+
+    return shared_storage(answers, base_dir, accepted, TIMEOUT)
+
+
+@dataclass
+class Probes:
+    """The checks the screens call; a test may swap one for a gated stand-in (the seam)."""
+
+    vip: Callable[[ipaddress.IPv4Address], list[CheckResult]] = _vip
+    installer: Callable[[Path, str], list[CheckResult]] = _installer
+    mariadb: Callable[[Database, SecretStr], list[CheckResult]] = _mariadb
+    postgres: Callable[[ClairDatabase, SecretStr], list[CheckResult]] = _postgres
+    redis: Callable[[str], list[CheckResult]] = _redis
+    storage: Callable[[Storage], list[CheckResult]] = _storage
+    tls: Callable[[Answers, Path, str | None], list[CheckResult]] = _tls
+    hosts: Callable[[Answers, Path, frozenset[str], frozenset[str] | None], list[CheckResult]] = (
+        _hosts
+    )
+    shared: Callable[[Answers, Path, frozenset[str]], list[CheckResult]] = _shared
+
+
+async def in_daemon_thread(function: Callable[[], T]) -> T:
+    """Run `function` in a daemon thread and await its result without blocking the loop."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def target() -> None:
+        result: T | None = None
+        error: BaseException | None = None
+        try:
+            result = function()
+        except BaseException as exc:  # handed to the awaiting worker
+            error = exc
+        # RuntimeError: the app has gone, and nobody waits for this result.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(deliver, result, error)
+
+    threading.Thread(target=target, daemon=True, name="harbor-wizard-check").start()
+    return await future
+
+
+def worst(results: list[CheckResult]) -> CheckResult | None:
+    """The result to show in one line: the first error, else the first warning, else ok."""
+    from harbor_wizard.checks.result import Status
+
+    for status in (Status.ERROR, Status.WARNING, Status.OK):
+        for result in results:
+            if result.status is status:
+                return result
+    return None

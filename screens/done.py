@@ -1,0 +1,62 @@
+"""Done: where Harbor answers, what verification proved, where the records are."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from harbor_wizard.events import Outcome
+from harbor_wizard.views.saving import replay_command
+
+
+class DoneScreen(Screen[None]):
+    CSS_PATH = "done.tcss"
+    BINDINGS: ClassVar[list[Any]] = [Binding("f10", "finish", "Finish")]
+
+    @property
+    def wizard(self) -> Any:
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        saved = self.wizard.saved
+        result, progress, log_path = self.wizard.run_result
+        answers = saved.inputs.answers
+        url = f"{answers.harbor.protocol}://{answers.harbor.hostname}/"
+        verification = [
+            (host.host, action.step_id)
+            for phase in saved.plan.phases
+            if phase.name == "verification"
+            for host in phase.hosts
+            for action in host.steps
+        ]
+        lines = []
+        for key in verification:
+            state = progress.steps.get(key)
+            if state is not None:
+                word = "ok" if state.outcome is Outcome.PASSED else state.status
+                lines.append(f"  [{word}] {state.host}: {state.title}: {state.message}")
+        yield Static("11 Done: Harbor is installed in high availability", classes="title")
+        with VerticalScroll(id="done"):
+            yield Static(Text(f"Harbor answers at {url} (the VIP {answers.vip})."), id="url")
+            yield Static(Text("Verification:\n" + ("\n".join(lines) or "  none ran")), id="verify")
+            yield Static(
+                Text(
+                    f"Answers file: {saved.path}\n"
+                    f"Log:          {log_path}\n"
+                    f"Journal:      {saved.install.journal.path}\n"
+                    f"Run again unattended (safe: steps are idempotent):\n"
+                    f"  {replay_command(saved.path)}"
+                ),
+                id="paths",
+            )
+            yield Static(Text(f"{progress.totals_text()} in {result.seconds:.0f}s"), id="totals")
+        yield Footer()
+
+    def action_finish(self) -> None:
+        self.wizard.exit(0)

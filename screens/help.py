@@ -1,0 +1,46 @@
+"""F1: every key, including those the 80-column footer has no room for."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = """\
+Keys (keyboard only; every screen fits 80x24)
+
+  Tab / Shift+Tab   next / previous field (keys typed ahead land in the right one)
+  Enter             leave a field for the next one; press a focused button
+  Left / Right      change a < choice >; Space does too
+  F1                this help                 Escape or F1 closes it
+  F2                Next screen (refused while a field shows "error:")
+  F3                Back to the previous screen (values are kept)
+  F5                run the live checks of this screen again
+  F6 / F7           topology: add / remove a Harbor node;
+                    SSH access: accept / refuse the selected host's key
+  F4 / F9           install: retry after a fix / abort (asks first)
+  Ctrl+Q            quit (asks first while the install runs)
+
+What you see
+  [checking] [ok] [warning] [error]   the live check beside a field
+  error: ...        the answers model's own message (as --answers would say it)
+  > Label           the field that has the focus
+
+Unattended: harbor-wizard --answers FILE [--secrets FILE] [--dry-run]
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS_PATH = "help.tcss"
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape,f1,f3", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="box"):
+            yield Static(KEYS)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

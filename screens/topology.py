@@ -1,0 +1,97 @@
+"""Topology: the deployment's name, Harbor's address, the VIP, and the Harbor nodes."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import partial
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from harbor_wizard.views.fields import FieldRow, Spec
+from harbor_wizard.views.form import FormScreen, Job, LiveCheck
+
+
+class TopologyScreen(FormScreen):
+    CSS_PATH = "topology.tcss"
+    TITLE_TEXT = "1 Topology: name, Harbor's address, VIP, Harbor nodes"
+    SECTIONS = ("version", "name", "harbor", "vip", "harbor_nodes")
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("f6", "add_node", "Add node"),
+        Binding("f7", "remove_node", "Remove node"),
+    ]
+
+    def fields(self) -> ComposeResult:
+        yield self.row(Spec("name", "Deployment name", placeholder="harbor-prod"))
+        yield self.row(
+            Spec("harbor.hostname", "Harbor hostname", placeholder="registry.example.com")
+        )
+        yield self.row(Spec("vip", "Virtual IP (VIP)", placeholder="192.0.2.220"))
+        yield self.row(Spec("harbor.protocol", "Protocol", "choice", ("http", "https")))
+        yield self.row(Spec("harbor.with_clair", "Scanning (Clair)", "bool"))
+        yield self.row(Spec("harbor.installer", "Offline installer", placeholder="./harbor-*.tgz"))
+        yield self.row(Spec("harbor.admin_password", "Admin password", "secret"))
+        yield Static("Harbor nodes (F6 adds one, F7 removes the last):", classes="section")
+        for index in range(len(self.draft.get("harbor_nodes", []) or [])):
+            yield self.row(Spec(f"harbor_nodes[{index}].name", f"Node {index + 1} name"))
+            yield self.row(
+                Spec(
+                    f"harbor_nodes[{index}].address",
+                    f"Node {index + 1} address",
+                    also=(f"harbor_nodes[{index}]",),
+                )
+            )
+
+    def row(self, spec: Spec, default: Any = None) -> FieldRow:
+        if spec.path == "harbor_nodes[0].name":
+            spec = Spec(spec.path, spec.label, also=("harbor_nodes",))
+        return super().row(spec, default)
+
+    def live_checks(self) -> list[LiveCheck]:
+        return [
+            LiveCheck("vip", "vip", ("vip",), self._vip_job),
+            LiveCheck(
+                "installer",
+                "harbor.installer",
+                ("harbor.installer", "harbor.version"),
+                self._installer_job,
+            ),
+        ]
+
+    def _vip_job(self) -> Job | None:
+        address = ipaddress.IPv4Address(str(self.draft.get("vip")))
+        return partial(self.wizard.probes.vip, address)
+
+    def _installer_job(self) -> Job | None:
+        from harbor_wizard.certs import resolve_path
+
+        path = resolve_path(str(self.draft.get("harbor.installer")), self.draft.base_dir)
+        return partial(self.wizard.probes.installer, path, str(self.draft.get("harbor.version")))
+
+    def edited(self, row: FieldRow) -> None:
+        if row.spec.path == "harbor.with_clair":
+            self.draft.enable("clair_database", bool(row.value))
+        elif row.spec.path == "harbor.protocol":
+            self.draft.enable("tls", row.value == "https")
+
+    async def action_add_node(self) -> None:
+        nodes = list(self.draft.get("harbor_nodes", []) or [])
+        nodes.append({"name": f"harbor{len(nodes) + 1:02d}"})
+        self.draft.set("harbor_nodes", nodes)
+        await self._rebuild(f"harbor_nodes-{len(nodes) - 1}-address")
+
+    async def action_remove_node(self) -> None:
+        nodes = list(self.draft.get("harbor_nodes", []) or [])
+        if nodes:
+            self.draft.data["harbor_nodes"] = nodes[:-1]
+            await self._rebuild(f"harbor_nodes-{max(len(nodes) - 2, 0)}-address")
+
+    async def _rebuild(self, focus: str) -> None:
+        await self.recompose()
+        self.revalidate()
+        for check in self.live_checks():
+            self.paint_check(check)
+        for widget in self.query(f"#{focus}"):
+            widget.focus()

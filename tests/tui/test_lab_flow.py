@@ -1,0 +1,102 @@
+"""The whole guided flow against the lab: every screen filled, checks green, saved,
+planned exactly as --dry-run plans the written file, installed, verified."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from harbor_wizard.checks.result import Status
+from harbor_wizard.inputs import load_inputs
+from harbor_wizard.plan import build_plan
+from harbor_wizard.render import render
+from harbor_wizard.views.app import WizardApp
+from harbor_wizard.views.draft import Draft
+from harbor_wizard.views.fields import FieldRow
+from tests.lab import Lab
+from tests.tui.conftest import SIZE, fill, screen_name, settle
+from tests.tui.lab_values import screens
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+
+async def fill_to_review(pilot: Pilot[WizardApp], lab: Lab) -> list[str]:
+    """Fill every screen; return the warnings acknowledged on the way."""
+    app = pilot.app
+    for name, values in screens(lab):
+        assert screen_name(pilot) == name
+        if name == "TopologyScreen":
+            await pilot.press("f6")  # the lab has three shared nodes; a new draft has two
+            await pilot.pause()
+        await fill(pilot, values)
+        await settle(pilot)
+        for row in app.screen.query(FieldRow):
+            assert row.error is None, (row.spec.path, row.error)
+            assert row.check is None or row.check.status is not Status.ERROR, row.check
+        await pilot.press("f2")
+        await pilot.pause()
+        if screen_name(pilot) == "ConfirmScreen":  # the lab's own HA warnings
+            await pilot.press("tab", "enter")
+            await pilot.pause()
+    assert screen_name(pilot) == "ReviewScreen"
+    return list(app.draft.acknowledged.values())
+
+
+async def test_fill_review_save_install_done(
+    fresh_lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = fresh_lab
+    monkeypatch.chdir(tmp_path)
+    app = WizardApp(Draft.new())
+    async with app.run_test(size=SIZE) as pilot:
+        warnings = await fill_to_review(pilot, lab)
+        # Only readiness warnings about the lab's single-machine services may remain.
+        assert all("HA" in w or "filesystem" in w or "single" in w for w in warnings), warnings
+        await pilot.press("f2")
+        await settle(pilot)
+        review = app.screen
+        assert app.saved is not None, str(review.query_one("#status").render())
+        written = tmp_path / "lab.yaml"
+        assert app.saved.path == written
+
+        # The file: no secret, and the same plan as the lab's own answers file.
+        text = written.read_text()
+        for value in lab.secrets_dict().values():
+            assert value not in text
+        (tmp_path / "own").mkdir()
+        own_answers, own_secrets = lab.write_answers(tmp_path / "own")
+        own = load_inputs(own_answers, own_secrets)
+        replayed = load_inputs(written)
+        assert replayed.answers == own.answers
+        assert build_plan(replayed).describe() == build_plan(own).describe()
+        same_artefacts = render(replayed.answers, own.secrets, own.artefacts, own.tls)
+        assert same_artefacts == own.render()
+        assert str(review.query_one("#plan").render()) == app.saved.plan.describe()
+        assert "harbor-wizard --answers" in str(review.query_one("#replay").render())
+
+        started = time.monotonic()
+        await pilot.press("f4")
+        while screen_name(pilot) != "DoneScreen" and time.monotonic() - started < 600:
+            await pilot.pause(0.5)
+            install = app.screen
+            if screen_name(pilot) == "InstallScreen" and install.result is not None:
+                assert install.result.ok, install.result.message
+        assert screen_name(pilot) == "DoneScreen"
+        verify = str(app.screen.query_one("#verify").render())
+        assert "[ok]" in verify
+        assert "[failed]" not in verify
+        assert f"http://{lab.vip}/" in str(app.screen.query_one("#url").render())
+        shown = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        for value in lab.secrets_dict().values():
+            assert value not in shown
+        assert_no_secret_in(Path(str(app.run_result[2])), lab)
+
+
+def assert_no_secret_in(log: Path, lab: Lab) -> None:
+    text = log.read_text()
+    assert text
+    for value in lab.secrets_dict().values():
+        assert value not in text
