@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,26 +25,6 @@ from tests.support.lab_state import kill_ssh, reset, snapshot
 pytestmark = pytest.mark.lab
 
 HARBOR_WIZARD = [sys.executable, "-m", "harbor_wizard"]
-
-
-@pytest.fixture(scope="module")
-def fresh(lab: Lab) -> Iterator[Lab]:
-    reset(lab)
-    try:
-        yield lab
-    finally:
-        reset(lab)
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("day-two")
-
-
-@pytest.fixture(autouse=True)
-def state(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HARBOR_WIZARD_STATE_DIR", str(folder / "state"))
-    return folder / "state"
 
 
 def answers_for(lab: Lab, folder: Path, nodes: list[str]) -> tuple[Path, Path]:

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from harbor_wizard.cli import main
 from harbor_wizard.inputs import load_inputs
 from harbor_wizard.plan import OPERATOR
 from harbor_wizard.steps.base import StepContext, StepFailed
 from harbor_wizard.steps.verify import ExternalLbServes
+from tests.install.conftest import install
 from tests.lab import Lab
 from tests.support.deployment import write_secrets
-from tests.support.lab_state import reset, snapshot
+from tests.support.lab_state import snapshot
 
 pytestmark = pytest.mark.lab
 
@@ -67,26 +67,16 @@ def stop_lb(lab: Lab) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def fresh(lab: Lab) -> Iterator[Lab]:
-    reset(lab)
-    try:
-        yield lab
-    finally:
-        stop_lb(lab)
-        reset(lab)
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One deployment folder for the module: generated shared files persist across runs."""
-    return tmp_path_factory.mktemp("external")
+@pytest.fixture(scope="module", autouse=True)
+def no_external_lb_left(fresh: Lab) -> Iterator[None]:
+    """The test's own LB on lb02 goes before the lab is reset for the next module."""
+    yield
+    stop_lb(fresh)
 
 
 @pytest.fixture
-def deployment(fresh: Lab, folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+def deployment(fresh: Lab, folder: Path) -> tuple[Path, Path]:
     """The lab's answers in external mode (no LB hosts) and its secrets."""
-    monkeypatch.setenv("HARBOR_WIZARD_STATE_DIR", str(folder / "state"))
     answers, secrets = folder / "answers.yaml", folder / "secrets.yaml"
     if not answers.exists():
         data = fresh.answers_dict()
@@ -97,10 +87,6 @@ def deployment(fresh: Lab, folder: Path, monkeypatch: pytest.MonkeyPatch) -> tup
         del values["load_balancer.auth_pass"]
         write_secrets(secrets, values)
     return answers, secrets
-
-
-def install(answers: Path, secrets: Path, *extra: str) -> int:
-    return main(["--answers", str(answers), "--secrets", str(secrets), *extra])
 
 
 def outcomes(state: Path) -> dict[tuple[str, str], str]:

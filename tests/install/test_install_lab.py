@@ -11,7 +11,6 @@ import http.client
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pymysql
@@ -24,40 +23,12 @@ from harbor_wizard.inputs import load_inputs
 from harbor_wizard.plan import Plan, build_plan
 from harbor_wizard.runner import Runner, RunOptions
 from harbor_wizard.steps.verify import http_get
+from tests.install.conftest import install
 from tests.lab import Lab
 from tests.support.deployment import write_secrets
 from tests.support.lab_state import files, kill_ssh, reset, snapshot
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture(scope="module")
-def fresh(lab: Lab) -> Iterator[Lab]:
-    reset(lab)
-    try:
-        yield lab
-    finally:
-        reset(lab)
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One deployment folder for the module: its secrets file keeps the generated shared
-    files (token key pair, secretkey) from run to run, as an operator's does."""
-    return tmp_path_factory.mktemp("deployment")
-
-
-@pytest.fixture
-def deployment(fresh: Lab, folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    monkeypatch.setenv("HARBOR_WIZARD_STATE_DIR", str(folder / "state"))
-    answers, secrets = folder / "answers.yaml", folder / "secrets.yaml"
-    if not answers.exists():
-        fresh.write_answers(folder)
-    return answers, secrets
-
-
-def install(answers: Path, secrets: Path, *extra: str) -> int:
-    return main(["--answers", str(answers), "--secrets", str(secrets), *extra])
 
 
 def last_log(state: Path) -> list[dict[str, object]]:
