@@ -194,9 +194,7 @@ def _node_files(
         ),
         RenderedFile(host, ha / "private_key.pem", artefacts.token_private_key, 0o600, secret=True),
         RenderedFile(host, ha / "root.crt", artefacts.token_certificate, 0o644),
-        RenderedFile(
-            host, ha / "secretkey", artefacts.secretkey, 0o600, secret=True, guarded=True
-        ),
+        RenderedFile(host, ha / "secretkey", artefacts.secretkey, 0o600, secret=True, guarded=True),
     ]
     if tls is not None:
         # prepare --ha copies these from ha/ to ssl_cert, ssl_cert_key and
