@@ -17,5 +17,6 @@ python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
 
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/pytest -n 2 "$@"
