@@ -75,6 +75,15 @@ def _suffix_group_names(items: list[pytest.Item]) -> None:
             item._id = NodeId.parse(item.nodeid + suffix)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _state_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Runs write logs and journals under the session's temp folder, never the tester's
+    ~/.local/state (subprocesses inherit it; tests may point elsewhere)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HARBOR_WIZARD_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def lab() -> Iterator[Lab]:
     """The session lab: lb01-02, harbor01..N (N = HW_LAB_HARBOR_NODES, default 3) sharing
