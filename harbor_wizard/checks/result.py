@@ -7,7 +7,7 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import ParamSpec
+from typing import Any, ParamSpec
 
 from harbor_wizard.redact import redact
 
@@ -41,16 +41,30 @@ class CheckResult:
         return self.status is Status.ERROR
 
 
-def ok(check: str, target: str, message: str, **kw: object) -> CheckResult:
-    return CheckResult(check, target, Status.OK, message, **kw)  # type: ignore[arg-type]
+def _result(
+    status: Status,
+    check: str,
+    target: str,
+    message: str,
+    *,
+    details: tuple[str, ...] = (),
+    seconds: float = 0.0,
+    field_path: str | None = None,
+    data: dict[str, str] | None = None,
+) -> CheckResult:
+    return CheckResult(check, target, status, message, details, seconds, field_path, data or {})
 
 
-def warning(check: str, target: str, message: str, **kw: object) -> CheckResult:
-    return CheckResult(check, target, Status.WARNING, message, **kw)  # type: ignore[arg-type]
+def ok(check: str, target: str, message: str, **extra: Any) -> CheckResult:
+    return _result(Status.OK, check, target, message, **extra)
 
 
-def error(check: str, target: str, message: str, **kw: object) -> CheckResult:
-    return CheckResult(check, target, Status.ERROR, message, **kw)  # type: ignore[arg-type]
+def warning(check: str, target: str, message: str, **extra: Any) -> CheckResult:
+    return _result(Status.WARNING, check, target, message, **extra)
+
+
+def error(check: str, target: str, message: str, **extra: Any) -> CheckResult:
+    return _result(Status.ERROR, check, target, message, **extra)
 
 
 P = ParamSpec("P")

@@ -11,10 +11,11 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
+from dataclasses import dataclass
 from typing import IO
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -22,6 +23,7 @@ from rich.tree import Tree
 
 from harbor_wizard.events import (
     Event,
+    EventSink,
     Outcome,
     OutputLine,
     PhaseStarted,
@@ -44,12 +46,12 @@ STYLES = {
 class Tee:
     """One sink that hands each event to several."""
 
-    def __init__(self, *sinks: object) -> None:
+    def __init__(self, *sinks: EventSink) -> None:
         self.sinks = sinks
 
     def __call__(self, event: Event) -> None:
         for sink in self.sinks:
-            sink(event)  # type: ignore[operator]
+            sink(event)
 
 
 def _clock(at: float) -> str:
@@ -85,6 +87,14 @@ class PlainLines:
             self._print(f"{_clock(event.at)} {'OK' if event.ok else 'FAILED'}: {event.message}")
 
 
+@dataclass
+class _Row:
+    title: str
+    started: float
+    outcome: Outcome | None = None
+    note: str = ""
+
+
 class LiveTree:
     """The run as a tree on a terminal: phase > host > step, status, elapsed time, and the
     last output lines of the steps that are running."""
@@ -93,7 +103,7 @@ class LiveTree:
         self.console = console or Console(stderr=False)
         self._lock = threading.Lock()
         self._phases: list[str] = []
-        self._steps: dict[str, dict[str, dict[tuple[str, str], list[object]]]] = {}
+        self._rows: dict[str, dict[str, dict[str, _Row]]] = {}  # phase > host > step
         self._output: dict[tuple[str, str], deque[str]] = defaultdict(lambda: deque(maxlen=3))
         self._live = Live(
             self._render(), console=self.console, refresh_per_second=4, transient=False
@@ -104,21 +114,18 @@ class LiveTree:
         with self._lock:
             if isinstance(event, PhaseStarted):
                 self._phases.append(event.phase)
-                self._steps[event.phase] = {host: {} for host in event.hosts}
+                self._rows[event.phase] = {host: {} for host in event.hosts}
             elif isinstance(event, StepStarted):
-                self._steps[event.phase].setdefault(event.host, {})[(event.host, event.step)] = [
-                    event.title, None, time.monotonic(), "",
-                ]  # fmt: skip
+                host = self._rows[event.phase].setdefault(event.host, {})
+                host[event.step] = _Row(event.title, time.monotonic())
             elif isinstance(event, OutputLine):
                 self._output[(event.host, event.step)].append(event.text[:100])
             elif isinstance(event, StepFinished):
-                entry = (
-                    self._steps[event.phase]
-                    .setdefault(event.host, {})
-                    .setdefault((event.host, event.step), [event.step, None, time.monotonic(), ""])
-                )
-                entry[1], entry[3] = event.outcome, f"{event.seconds:.1f}s {event.message}"
-            self._live.update(self._render())
+                host = self._rows[event.phase].setdefault(event.host, {})
+                row = host.setdefault(event.step, _Row(event.step, time.monotonic()))
+                row.outcome, row.note = event.outcome, f"{event.seconds:.1f}s {event.message}"
+            # Output lines wait for the next periodic refresh: floods stay cheap.
+            self._live.update(self._render(), refresh=not isinstance(event, OutputLine))
             if isinstance(event, RunFinished):
                 self._live.__exit__(None, None, None)
 
@@ -126,21 +133,18 @@ class LiveTree:
         root = Tree("harbor-wizard")
         for phase in self._phases:
             branch = root.add(Text(phase, style="bold"))
-            for host, steps in self._steps[phase].items():
+            for host, steps in self._rows[phase].items():
                 leaf = branch.add(host)
-                for key, (title, outcome, started, note) in steps.items():
-                    if outcome is None:
-                        label = Text(f"{title}  running {time.monotonic() - started:.0f}s")  # type: ignore[operator]
-                        node = leaf.add(label)
-                        for line in self._output.get(key, ()):
+                for step, row in steps.items():
+                    if row.outcome is None:
+                        node = leaf.add(
+                            f"{row.title}  running {time.monotonic() - row.started:.0f}s"
+                        )
+                        for line in self._output.get((host, step), ()):
                             node.add(Text(line, style="dim"))
                     else:
-                        assert isinstance(outcome, Outcome)
-                        leaf.add(
-                            Text.assemble(
-                                (f"{outcome.value:9}", STYLES[outcome]), f" {title}  {note}"
-                            )
-                        )
+                        status = (f"{row.outcome.value:9}", STYLES[row.outcome])
+                        leaf.add(Text.assemble(status, f" {row.title}  {row.note}"))
         return root
 
 
@@ -179,7 +183,7 @@ class Summary:
         return table
 
     def print(self, console: Console) -> None:
-        parts: list[object] = [self.table()]
+        parts: list[RenderableType] = [self.table()]
         for failure in self.failures:
             parts.append(
                 Text(
@@ -187,4 +191,4 @@ class Summary:
                     style="bold red",
                 )
             )
-        console.print(Group(*parts))  # type: ignore[arg-type]
+        console.print(Group(*parts))
