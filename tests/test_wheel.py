@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harbor_wizard.cli import main
-from tests.support.deployment import ANSWERS, write_deployment
+from tests.support.deployment import ANSWERS, https, write_deployment
+from tests.support.tlsfiles import write_tls
 from tests.support.tools import tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +36,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_installed_command_renders_identically(installed: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["haproxy", "lvs-dr"])
+def test_installed_command_renders_identically(installed: Path, tmp_path: Path, mode: str) -> None:
+    """Both LB modes, https: the same bytes as the tree the real tools judged (test_render)."""
     deployment = tmp_path / "deployment"
-    answers, secrets = write_deployment(deployment, ANSWERS)
+    deployment.mkdir()
+    write_tls(deployment)
+    answers, secrets = write_deployment(
+        deployment, https(ANSWERS.replace("mode: haproxy", f"mode: {mode}"))
+    )
     in_tree = tmp_path / "in-tree"
     assert (
         main(
