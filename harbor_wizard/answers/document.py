@@ -255,15 +255,19 @@ def loads(text: str, source: str | None = None, path: Path | None = None) -> Ans
     return AnswersDocument(answers=answers, tree=tree, path=path, indent=indent)
 
 
-def load(path: Path) -> AnswersDocument:
-    """Read and validate an answers file; raises InvalidInput with every problem."""
+def read_text(path: Path) -> str:
+    """The file's text, or InvalidInput naming the file and why it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as error:
         raise InvalidInput(
             [Problem("", f"cannot read: {error.strerror}", None, str(path))]
         ) from None
-    return loads(text, source=str(path), path=path)
+
+
+def load(path: Path) -> AnswersDocument:
+    """Read and validate an answers file; raises InvalidInput with every problem."""
+    return loads(read_text(path), source=str(path), path=path)
 
 
 def from_answers(answers: Answers) -> AnswersDocument:

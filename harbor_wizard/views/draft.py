@@ -19,13 +19,14 @@ from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap
 
 from harbor_wizard import redact
-from harbor_wizard.answers import SECRET_MARKER, Answers, AnswersDocument, InvalidInput, Problem
+from harbor_wizard.answers import SECRET_MARKER, Answers, AnswersDocument
 from harbor_wizard.answers.document import (
     check_version,
     dotted,
     from_answers,
     parse,
     problems_from,
+    read_text,
 )
 from harbor_wizard.secrets import secret_paths, value_problem
 from harbor_wizard.views.tree_merge import merge, plain
@@ -98,13 +99,7 @@ class Draft:
     @classmethod
     def from_file(cls, path: Path) -> Draft:
         """An answers file to edit, even an invalid one: its problems show per field."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise InvalidInput(
-                [Problem("", f"cannot read: {error.strerror}", None, str(path))]
-            ) from None
-        tree, indent = parse(text, str(path))
+        tree, indent = parse(read_text(path), str(path))
         check_version(tree, str(path))
         return cls(plain(tree), tree=tree, indent=indent, path=path)
 
