@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harbor_wizard.cli import main
-from tests.support.deployment import ANSWERS, SECRETS, https, lvs_dr, write_deployment
+from tests.support.deployment import ANSWERS, SECRETS, https, lvs_dr, render_args, write_deployment
 from tests.support.tlsfiles import write_tls
 from tests.support.tools import (
     haproxy_check,
@@ -34,9 +34,7 @@ def render(folder: Path, text: str, out: str = "out") -> Path:
     write_tls(folder)
     answers, secrets = write_deployment(folder, text)
     target = folder / out
-    code = main(
-        ["render", "--answers", str(answers), "--secrets", str(secrets), "--out", str(target)]
-    )
+    code = main(render_args(answers, secrets, target))
     assert code == 0
     return target
 
@@ -143,20 +141,7 @@ def test_two_renders_are_byte_identical(tmp_path: Path) -> None:
     first = render(tmp_path, https(), "one")
     second_dir = tmp_path / "two"
     answers, secrets = tmp_path / "answers.yaml", tmp_path / "secrets.yaml"
-    assert (
-        main(
-            [
-                "render",
-                "--answers",
-                str(answers),
-                "--secrets",
-                str(secrets),
-                "--out",
-                str(second_dir),
-            ]
-        )
-        == 0
-    )
+    assert main(render_args(answers, secrets, second_dir)) == 0
     assert tree(first) == tree(second_dir)
 
 
@@ -169,10 +154,7 @@ def test_storage_settings_become_one_prepare_line(tmp_path: Path) -> None:
     write_deployment(tmp_path, text, {**SECRETS, "storage.config.secretkey": "s3-Key-xyz"})
     out = tmp_path / "out"
     answers, secrets = tmp_path / "answers.yaml", tmp_path / "secrets.yaml"
-    assert (
-        main(["render", "--answers", str(answers), "--secrets", str(secrets), "--out", str(out)])
-        == 0
-    )
+    assert main(render_args(answers, secrets, out)) == 0
     cfg = read_harbor_cfg(out / "harbor01/opt/harbor/harbor.cfg")
     assert cfg["registry_storage_provider_name"] == "s3"
     assert cfg["registry_storage_provider_config"] == (

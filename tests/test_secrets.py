@@ -13,7 +13,7 @@ from harbor_wizard import redact
 from harbor_wizard.answers import InvalidInput, loads
 from harbor_wizard.cli import main
 from harbor_wizard.secrets import KeyringStore, SecretResolver, env_name, secret_paths
-from tests.support.deployment import ANSWERS, SECRETS, write_deployment, write_secrets
+from tests.support.deployment import ANSWERS, SECRETS, render_args, write_deployment, write_secrets
 
 FAIL_BACKEND = "keyring.backends.fail.Keyring"
 
@@ -115,13 +115,12 @@ def test_no_keyring_falls_back_to_a_0600_file_and_says_so_once(tmp_path: Path) -
 
 def test_render_generates_shared_files_once(tmp_path: Path) -> None:
     answers, secrets = write_deployment(tmp_path)
-    args = ["render", "--answers", str(answers), "--secrets", str(secrets)]
-    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    assert main(render_args(answers, secrets, tmp_path / "one")) == 0
     text = secrets.read_text()
     assert "generated.token_private_key" in text
     assert "generated.secretkey" in text
     assert (secrets.stat().st_mode & 0o777) == 0o600
-    assert main([*args, "--out", str(tmp_path / "two")]) == 0
+    assert main(render_args(answers, secrets, tmp_path / "two")) == 0
     assert secrets.read_text() == text
 
 
@@ -135,12 +134,7 @@ def test_no_secret_in_any_output_or_written_answers(
 ) -> None:
     answers, secrets = write_deployment(tmp_path)
     out_dir = tmp_path / "out"
-    assert (
-        main(
-            ["render", "--answers", str(answers), "--secrets", str(secrets), "--out", str(out_dir)]
-        )
-        == 0
-    )
+    assert main(render_args(answers, secrets, out_dir)) == 0
     from harbor_wizard.answers import load
 
     load(answers).save(tmp_path / "saved.yaml")

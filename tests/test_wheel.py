@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harbor_wizard.cli import main
-from tests.support.deployment import ANSWERS, https, write_deployment
+from tests.support.deployment import ANSWERS, https, render_args, write_deployment
 from tests.support.tlsfiles import write_tls
 from tests.support.tools import tree
 
@@ -46,12 +46,7 @@ def test_installed_command_renders_identically(installed: Path, tmp_path: Path, 
         deployment, https(ANSWERS.replace("mode: haproxy", f"mode: {mode}"))
     )
     in_tree = tmp_path / "in-tree"
-    assert (
-        main(
-            ["render", "--answers", str(answers), "--secrets", str(secrets), "--out", str(in_tree)]
-        )
-        == 0
-    )
+    assert main(render_args(answers, secrets, in_tree)) == 0
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     run(

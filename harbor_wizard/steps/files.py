@@ -36,7 +36,7 @@ class PutFile(Action):
         r = self.rendered
         state = remote.file_state(ctx.ssh, r.path)
         if state.sha256 is None:
-            return Change("missing", self._diff(ctx, None))
+            return Change("missing", self._diff(ctx, ""))
         if state.sha256 != remote.sha256(self.content):
             if r.guarded:
                 raise StepFailed(
@@ -45,18 +45,21 @@ class PutFile(Action):
                     "stored. Restore the deployment's generated values (secrets file or "
                     "keyring) from your backup, or copy this one into them"
                 )
-            return Change("content differs", self._diff(ctx, remote.read_file(ctx.ssh, r.path)))
+            return Change("content differs", self._diff(ctx, None))
         if (state.mode, state.owner, state.group) != (r.mode, r.owner, r.group):
             shown = f"{state.mode:04o} {state.owner}:{state.group}" if state.mode else "?"
             return Change(f"mode/owner {shown} -> {r.mode:04o} {r.owner}:{r.group}")
         return None
 
     def _diff(self, ctx: StepContext, current: str | None) -> str:
-        """A dry run's diff, secrets masked; keys are not shown at all (all mask)."""
+        """A dry run's diff, secrets masked; keys are not shown at all (all mask). The
+        host's copy (`current` None) is read only here: a real run has no use for it."""
         if not ctx.dry_run:
             return ""
         if self.rendered.secret and self.rendered.path.suffix not in (".cfg", ".conf"):
             return "(content not shown: a key)"
+        if current is None:
+            current = remote.read_file(ctx.ssh, self.rendered.path)
         old = (current or "").splitlines(keepends=True)
         new = self.rendered.content.splitlines(keepends=True)
         name = str(self.rendered.path)

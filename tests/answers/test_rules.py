@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from harbor_wizard.cli import main
-from tests.support.deployment import ANSWERS, SECRETS, https, lvs_dr, write_deployment
+from tests.support.deployment import ANSWERS, SECRETS, https, lvs_dr, render_args, write_deployment
 from tests.support.tlsfiles import Ca, write_other_key, write_tls
 
 
@@ -163,8 +163,7 @@ CASES = {
 def run(folder: Path, text: str, secrets: dict[str, str] | None = None) -> tuple[int, str]:
     """Validate through `render`: every input rule, no hosts needed."""
     answers, secrets_path = write_deployment(folder, text, secrets)
-    args = ["render", "--answers", str(answers), "--secrets", str(secrets_path)]
-    return main([*args, "--out", str(folder / "out")]), str(answers)
+    return main(render_args(answers, secrets_path, folder / "out")), str(answers)
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
@@ -282,37 +281,11 @@ def test_certificate_not_covering_hostname(
 def test_certificate_covering_by_wildcard_or_ip(tmp_path: Path) -> None:
     write_tls(tmp_path, names=["*.example.com"])
     answers, secrets = write_deployment(tmp_path, https())
-    assert (
-        main(
-            [
-                "render",
-                "--answers",
-                str(answers),
-                "--secrets",
-                str(secrets),
-                "--out",
-                str(tmp_path / "o"),
-            ]
-        )
-        == 0
-    )
+    assert main(render_args(answers, secrets, tmp_path / "o")) == 0
     text = https().replace("hostname: registry.example.com", "hostname: 198.51.100.100")
     write_tls(tmp_path, names=["198.51.100.100"])
     answers, secrets = write_deployment(tmp_path, text)
-    assert (
-        main(
-            [
-                "render",
-                "--answers",
-                str(answers),
-                "--secrets",
-                str(secrets),
-                "--out",
-                str(tmp_path / "o"),
-            ]
-        )
-        == 0
-    )
+    assert main(render_args(answers, secrets, tmp_path / "o")) == 0
 
 
 def test_ca_that_did_not_sign(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -94,3 +94,8 @@ def https(answers: str = ANSWERS, *, ca: bool = True) -> str:
 
 def lvs_dr(answers: str = ANSWERS) -> str:
     return answers.replace("mode: haproxy", "mode: lvs-dr")
+
+
+def render_args(answers: Path, secrets: Path, out: Path) -> list[str]:
+    """`harbor-wizard render` for a deployment folder's files."""
+    return ["render", "--answers", str(answers), "--secrets", str(secrets), "--out", str(out)]
