@@ -49,6 +49,12 @@ Subsystem sftp internal-sftp
 
 
 @dataclass
+_PARTITION_RULES = (
+    ["INPUT", "!", "-i", "lo", "-m", "comment", "--comment", "hw-partition", "-j", "DROP"],
+    ["OUTPUT", "!", "-o", "lo", "-m", "comment", "--comment", "hw-partition", "-j", "DROP"],
+)
+
+
 class Host:
     """A lab host. `dir` is its directory in the lab state dir (same path inside it)."""
 
@@ -214,6 +220,18 @@ class Host:
 
     def restore_link(self) -> None:
         sh(["ip", "link", "set", self.veth, "up"])
+
+    def partition(self) -> None:
+        """Fault: the host goes silent (power loss, a partition, a firewall change): every
+        packet is dropped in both directions, so peers see no answer and no reset."""
+        for rule in _PARTITION_RULES:
+            self.run(shlex.join(["iptables", "-w", "-I", *rule]))
+
+    def heal(self) -> None:
+        """Undo `partition`; connections that outlived it carry on."""
+        for rule in _PARTITION_RULES:
+            while self.run(shlex.join(["iptables", "-w", "-D", *rule]), check=False).returncode == 0:
+                pass
 
     def slow_link(self, rate: str = "8mbit", burst: str = "32kbit", latency: str = "400ms") -> None:
         """Fault: a slow link, both directions (tc tbf on each end of the veth)."""

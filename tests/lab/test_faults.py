@@ -104,3 +104,19 @@ def test_slow_link_makes_transfers_take_time(lab: Lab) -> None:
         host.unslow_link()
     assert slow > 0.5
     assert slow > 3 * fast
+
+
+def test_partition_drops_silently_and_heals(lab: Lab) -> None:
+    """A silent host: connecting gets neither an answer nor a reset; healing restores it
+    and a connection opened before the cut carries on."""
+    host = lab.unshared_nodes[0]
+    with lab.connect(host.name) as conn:
+        assert conn.run("true", hide=True).ok
+        host.partition()
+        try:
+            with pytest.raises(TimeoutError):
+                socket.create_connection((host.ip, 22), timeout=1.5).close()
+        finally:
+            host.heal()
+        assert conn.run("hostname", hide=True).stdout.strip() == host.name
+    assert "hw-partition" not in host.run("iptables -S").stdout
