@@ -48,13 +48,13 @@ Subsystem sftp internal-sftp
 """
 
 
-@dataclass
 _PARTITION_RULES = (
     ["INPUT", "!", "-i", "lo", "-m", "comment", "--comment", "hw-partition", "-j", "DROP"],
     ["OUTPUT", "!", "-o", "lo", "-m", "comment", "--comment", "hw-partition", "-j", "DROP"],
 )
 
 
+@dataclass
 class Host:
     """A lab host. `dir` is its directory in the lab state dir (same path inside it)."""
 
@@ -230,7 +230,8 @@ class Host:
     def heal(self) -> None:
         """Undo `partition`; connections that outlived it carry on."""
         for rule in _PARTITION_RULES:
-            while self.run(shlex.join(["iptables", "-w", "-D", *rule]), check=False).returncode == 0:
+            delete = shlex.join(["iptables", "-w", "-D", *rule])
+            while self.run(delete, check=False).returncode == 0:
                 pass
 
     def slow_link(self, rate: str = "8mbit", burst: str = "32kbit", latency: str = "400ms") -> None:
