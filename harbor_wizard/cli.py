@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -249,34 +252,60 @@ def _unattended(args: argparse.Namespace) -> int:
         say("Nothing would change.")
     say(f"Log: {install.log_path}\nJournal: {install.journal.path}")
     if stopped_by:
-        last = install.journal.last.get("last_completed", "nothing")
         warn(
-            f"harbor-wizard: stopped by {stopped_by[0]} after {last}. Run the same command "
-            "again to resume: steps already done are skipped."
+            f"harbor-wizard: stopped by {stopped_by[0]} after {install.last_completed()}. Run "
+            "the same command again to resume: steps already done are skipped."
         )
-        return 130 if stopped_by[0] == "SIGINT" else 143
+        return _stop_code(stopped_by)
     if not result.ok:
         warn(f"harbor-wizard: {result.message}. Fix it and run the same command again.")
         return EXIT_FAILED
     return EXIT_OK
 
 
+ABORT_GRACE_SECONDS = 2.5
+"""After a second Ctrl-C or SIGTERM, the longest the run may take to end by itself."""
+
+
 def _stop_on_signals(install: Install) -> list[str]:
     """Ctrl-C or SIGTERM: start no new step, let running ones end, then stop cleanly.
 
-    A second signal stops at once (running remote commands are then cut off)."""
+    A second signal stops at once: the connections close, so the hosts end the commands
+    they ran for us; if something still holds on (a database call), the process exits
+    after ABORT_GRACE_SECONDS anyway. The journal is written after every step, and a host
+    lock left by a gone process is taken over by the next run from this machine."""
     stopped_by: list[str] = []
 
     def handler(signum: int, frame: object) -> None:
-        if stopped_by:
-            raise KeyboardInterrupt
+        if not stopped_by:
+            stopped_by.append(signal.Signals(signum).name)
+            warn("harbor-wizard: stopping after the steps that are running (again to stop now)")
+            install.cancel()
+            return
+        if len(stopped_by) > 1:
+            return
         stopped_by.append(signal.Signals(signum).name)
-        warn("harbor-wizard: stopping after the steps that are running (again to stop now)")
-        install.cancel()
+        warn("harbor-wizard: stopping now")
+        install.abort()
+        code = _stop_code(stopped_by)
+        threading.Thread(target=_exit_unless_done, args=(install, code), daemon=True).start()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     return stopped_by
+
+
+def _stop_code(stopped_by: list[str]) -> int:
+    return 130 if stopped_by[0] == "SIGINT" else 143
+
+
+def _exit_unless_done(install: Install, code: int) -> None:
+    time.sleep(ABORT_GRACE_SECONDS)
+    warn(
+        f"harbor-wizard: stopped at once after {install.last_completed()}. Run the same "
+        "command again to resume: steps already done are skipped."
+    )
+    os._exit(code)
 
 
 def _interactive(edit: Path | None = None, ascii_only: bool = False) -> int:

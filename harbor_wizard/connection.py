@@ -9,10 +9,12 @@ unless the operator accepted exactly that fingerprint.
 
 from __future__ import annotations
 
+import errno
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import paramiko
 from fabric import Config, Connection
@@ -20,7 +22,22 @@ from fabric import Config, Connection
 from harbor_wizard.answers import Answers
 from harbor_wizard.certs import resolve_path
 
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
 CONNECT_TIMEOUT = 8.0
+KEEPALIVE_SECONDS = 5
+"""An SSH keepalive after this much quiet, so that there is always data awaiting an ACK."""
+USER_TIMEOUT_SECONDS = 15
+"""TCP_USER_TIMEOUT: data unacknowledged this long means the host is gone (Linux)."""
+NO_ANSWER_SECONDS = KEEPALIVE_SECONDS + USER_TIMEOUT_SECONDS
+"""The longest a silent host (power loss, partition, firewall) goes unnoticed.
+
+Why both: a host whose packets are dropped neither answers nor resets, and TCP would
+retransmit for 15+ minutes. The keepalive puts data on the wire within 5 s of silence, and
+the kernel gives up on it 15 s later; paramiko's transport then fails with ETIMEDOUT and
+every command, transfer and waiter on the connection learns it at once.
+"""
 
 
 @dataclass(frozen=True)
@@ -143,10 +160,16 @@ def connect(
     if target.known_hosts.exists():
         client.load_host_keys(str(target.known_hosts))
     client.set_missing_host_key_policy(_Policy(target, frozenset(accepted_fingerprints)))
+    sock = dead_peer_socket(target.address, target.port, timeout)
+    connection.connect_kwargs["sock"] = sock
     try:
         connection.open()
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(KEEPALIVE_SECONDS)
     except paramiko.BadHostKeyException as error:
         connection.close()
+        sock.close()
         raise HostKeyError(
             f"{target.name} ({target.address}) host key CHANGED: it offers "
             f"{fingerprint(error.key)}, known_hosts has {fingerprint(error.expected_key)}; "
@@ -156,8 +179,54 @@ def connect(
         ) from None
     except BaseException:
         connection.close()
+        sock.close()
         raise
     return connection
+
+
+class DeadPeerSocket(socket.socket):
+    """A TCP socket that gives up on a silent peer (see NO_ANSWER_SECONDS) and remembers
+    that it did.
+
+    Why remember: the kernel reports it as ETIMEDOUT, which Python raises as TimeoutError,
+    which paramiko takes for its own 0.1 s poll time-out and ignores; its transport then
+    ends later on a bare EOF that no longer says why. Raising EOFError here ends the
+    transport at once, and `silent` lets the message say "no answer".
+    """
+
+    silent = False
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        try:
+            return super().recv(bufsize, flags)
+        except OSError as exc:
+            raise self._gone(exc) from None
+
+    def send(self, data: ReadableBuffer, flags: int = 0) -> int:
+        try:
+            return super().send(data, flags)
+        except OSError as exc:
+            raise self._gone(exc) from None
+
+    def _gone(self, exc: OSError) -> Exception:
+        if exc.errno == errno.ETIMEDOUT:
+            self.silent = True
+            return EOFError(f"no answer for {NO_ANSWER_SECONDS} s")
+        return exc
+
+
+def dead_peer_socket(address: str, port: int, timeout: float) -> DeadPeerSocket:
+    """A connected TCP socket that fails once the peer stops answering (see
+    NO_ANSWER_SECONDS); the connect itself is bounded by `timeout`."""
+    plain = socket.create_connection((address, port), timeout=timeout)
+    sock = DeadPeerSocket(plain.family, plain.type, plain.proto, fileno=plain.detach())
+    sock.settimeout(timeout)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_SECONDS)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_SECONDS)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, USER_TIMEOUT_SECONDS * 1000)
+    return sock
 
 
 def tcp_reachable(address: str, port: int, timeout: float) -> str | None:

@@ -69,8 +69,17 @@ class Install:
         return result
 
     def cancel(self) -> None:
+        """Start no new step; running steps end (every remote command has a time limit)."""
         if self._runner is not None:
             self._runner.cancel()
+
+    def abort(self) -> None:
+        """Stop now: the connections close, which ends the remote commands on the hosts."""
+        if self._runner is not None:
+            self._runner.abort()
+
+    def last_completed(self) -> str:
+        return str(self.journal.last.get("last_completed", "nothing"))
 
     @property
     def cancelled(self) -> bool:

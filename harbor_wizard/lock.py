@@ -11,7 +11,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shlex
 import socket
 import time
 from pathlib import Path, PurePosixPath
@@ -77,11 +76,11 @@ class HostLock:
         self.held = False
 
     def acquire(self) -> None:
-        quoted = shlex.quote(str(self.path))
-        info = shlex.quote(json.dumps(_owner()))
         out = remote.run(
             self.connection,
-            f"mkdir -p /run/lock && mkdir {quoted} && printf %s {info} > {quoted}/owner",
+            'mkdir -p /run/lock && mkdir -- "$1" && printf %s "$2" > "$1/owner"',
+            self.path,
+            json.dumps(_owner()),
             sudo=True,
         )
         if out.ok:
@@ -97,7 +96,12 @@ class HostLock:
             f"run is in progress. If it is not (it crashed), remove {self.path} on {self.host}"
         )
 
-    def release(self) -> None:
+    def release(self, connection: Connection | None = None) -> None:
+        """Remove the lock, over `connection` when the one it was taken on is gone."""
         if self.held:
-            remote.run(self.connection, f"rm -rf {shlex.quote(str(self.path))}", sudo=True)
+            out = remote.run(
+                connection or self.connection, 'rm -rf -- "$1"', self.path, sudo=True, timeout=10
+            )
+            if not out.ok:
+                raise Locked(f"{self.host}: removing {self.path} failed: {out.tail()}")
             self.held = False

@@ -1,33 +1,105 @@
-"""Commands and files on one host, over its one fabric connection.
+"""Commands and files on one host, over its one SSH connection.
 
-Why one wrapper: every remote action needs the same guarantees. Commands run under
-``sh -c`` with a time limit, as root through ``sudo -n`` when the login user is not root
-(a password prompt can never hang a run), never mirror our stdin, and stream their
-output line by line to whoever listens. Files are written atomically: uploaded to a temp
-file in the target directory with their final mode, optionally validated there, then
-renamed; secrets travel inside files over SFTP, never on a command line or in an
-environment.
+Why one module: every remote action needs the same guarantees, and each was broken once
+when a call site built its own shell text.
+
+- **No value is ever spliced into shell text.** A command is a constant POSIX ``sh``
+  script that names its values as ``"$1"``, ``"$2"``...; the values travel as positional
+  arguments, quoted exactly once (``shlex.join``) on the one command line SSH carries. A
+  file name like ``x$(touch y).tgz`` is then a word, never code.
+- **An abandoned command does not outlive us.** It runs in a process group of its own
+  under a watchdog that reads our heartbeat on its stdin: when the channel closes (time
+  limit, abort, our process gone) or the heartbeat stops (a partition), the watchdog ends
+  the whole group on the host.
+- **A silent host is named, not waited on.** Dead peers are detected by the connection
+  (keepalives and ``TCP_USER_TIMEOUT``, see :mod:`harbor_wizard.connection`); a command or
+  transfer on a dead connection raises :class:`ConnectionLost` saying "no answer for N s".
+- Root through ``sudo -n`` when the login user is not root (a password prompt can never
+  hang a run); our stdin is never mirrored; output streams line by line to a listener.
+- Files are written atomically: a temp file made 0600 by ``mktemp`` (``O_EXCL``, so never
+  through someone's symlink), filled over SFTP, given its mode and owner, optionally
+  validated, then renamed. Secrets travel inside files, never on a command line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import io
-import secrets
 import shlex
 import shutil
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import paramiko
 from fabric import Connection
-from invoke.exceptions import CommandTimedOut
 
+from harbor_wizard.connection import NO_ANSWER_SECONDS
 from harbor_wizard.redact import redact
 
 COMMAND_TIMEOUT = 120.0
 TEMP_MARK = ".harbor-wizard-tmp-"
 """Every temp file the wizard makes on a host carries this in its name."""
+HEARTBEAT_SECONDS = 5.0
+"""How often the host's watchdog hears from us."""
+ORPHAN_SECONDS = 30
+"""A command whose heartbeat stops for this long is ended by its watchdog on the host."""
+
+Arg = str | int | PurePosixPath
+
+# The command runs as the leader of a new process group (a background job of a
+# non-interactive sh is never a group leader, so setsid does not fork and $job is the
+# group id). The watchdog reads one heartbeat byte at a time from the channel; on EOF
+# (the channel closed) or ORPHAN_SECONDS of silence it ends the group, TERM then KILL.
+_WRAPPER = f"""\
+script=$1; shift
+exec 3<&0
+setsid sh -c "$script" harbor-wizard "$@" </dev/null 3<&- &
+job=$!
+{{ while [ "$(timeout {ORPHAN_SECONDS} head -c 1)" = . ]; do :; done
+  kill -TERM -"$job" 2>/dev/null && sleep 2 && kill -KILL -"$job" 2>/dev/null
+}} <&3 >/dev/null 2>&1 &
+watch=$!
+exec 3<&-
+wait "$job"; code=$?
+kill "$watch" 2>/dev/null
+exit "$code"
+"""
+
+
+class ConnectionLost(Exception):
+    """The host stopped answering, or the connection was closed under a command."""
+
+    def __init__(self, address: str, reason: str, silent: bool) -> None:
+        super().__init__(f"{address}: {reason}")
+        self.address = address
+        self.reason = reason
+        self.silent = silent
+        """True when the host went silent (no answer), not when it reset or we aborted."""
+
+
+def connection_lost(connection: Connection) -> ConnectionLost:
+    """Why `connection` no longer works, in the operator's words."""
+    transport = connection.client.get_transport()
+    if transport is not None and getattr(transport.sock, "silent", False):
+        reason = (
+            f"no answer for {NO_ANSWER_SECONDS} s (the host is down, or a network or "
+            "firewall change drops its packets)"
+        )
+        return ConnectionLost(connection.host, reason, silent=True)
+    cause = transport.get_exception() if transport is not None else None
+    if cause is None or isinstance(cause, EOFError):
+        return ConnectionLost(connection.host, "the SSH connection was closed", silent=False)
+    return ConnectionLost(connection.host, f"the SSH connection was lost ({cause})", silent=False)
+
+
+def _alive(connection: Connection) -> paramiko.Transport:
+    transport: paramiko.Transport | None = connection.client.get_transport()
+    if transport is None or not transport.is_active():
+        raise connection_lost(connection)
+    return transport
 
 
 @dataclass(frozen=True)
@@ -45,61 +117,149 @@ class Output:
         return "\n".join(text[-lines:])
 
 
-class _LineStream(io.StringIO):
-    """A file-like that hands each complete line to a callback (invoke writes chunks)."""
+def command_line(script: str, args: tuple[Arg, ...], *, sudo: bool) -> str:
+    """The one command line SSH carries: `sh -c WRAPPER` with the script and its values as
+    arguments, each quoted once."""
+    argv = ["sh", "-c", _WRAPPER, "harbor-wizard", script, *(str(a) for a in args)]
+    if sudo:
+        argv = ["sudo", "-n", *argv]
+    return shlex.join(argv)
 
-    def __init__(self, on_line: Callable[[str], None]) -> None:
-        super().__init__()
-        self._on_line = on_line
+
+class _Lines:
+    """Collects a stream's bytes, handing each complete line (redacted) to a listener."""
+
+    def __init__(self, on_line: Callable[[str], None] | None) -> None:
+        self.on_line = on_line
+        self.data = bytearray()
         self._partial = ""
 
-    def write(self, chunk: str) -> int:
-        text = self._partial + chunk
+    def feed(self, chunk: bytes) -> None:
+        self.data += chunk
+        if self.on_line is None:
+            return
+        text = self._partial + chunk.decode("utf-8", "replace")
         *lines, self._partial = text.split("\n")
         for line in lines:
-            self._on_line(redact(line.rstrip("\r")))
-        return len(chunk)
+            self.on_line(redact(line.rstrip("\r")))
 
-    def flush(self) -> None:
-        if self._partial:
-            self._on_line(redact(self._partial))
+    def close(self) -> str:
+        if self.on_line is not None and self._partial:
+            self.on_line(redact(self._partial))
             self._partial = ""
+        return self.data.decode("utf-8", "replace")
+
+
+class Running:
+    """A command started on a host: `wait` for its result, or `stop` it (the host then
+    ends its whole process group)."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        script: str,
+        args: tuple[Arg, ...],
+        *,
+        sudo: bool,
+        on_line: Callable[[str], None] | None,
+    ) -> None:
+        self.connection = connection
+        transport = _alive(connection)
+        self._out, self._err = _Lines(on_line), _Lines(on_line)
+        try:
+            self.channel = transport.open_session(timeout=NO_ANSWER_SECONDS)
+            self.channel.exec_command(
+                command_line(script, args, sudo=sudo and connection.user != "root")
+            )
+        except (paramiko.SSHException, EOFError, OSError):
+            raise connection_lost(connection) from None
+        self._readers = [
+            threading.Thread(target=self._pump, args=(recv, lines), daemon=True)
+            for recv, lines in (
+                (self.channel.recv, self._out),
+                (self.channel.recv_stderr, self._err),
+            )
+        ]
+        for reader in self._readers:
+            reader.start()
+        self._heartbeat_at = 0.0
+
+    @staticmethod
+    def _pump(recv: Callable[[int], bytes], lines: _Lines) -> None:
+        while True:
+            try:
+                chunk = recv(65536)
+            except (OSError, EOFError, paramiko.SSHException):
+                return
+            if not chunk:
+                return
+            lines.feed(chunk)
+
+    def _beat(self) -> None:
+        now = time.monotonic()
+        if now >= self._heartbeat_at:
+            self._heartbeat_at = now + HEARTBEAT_SECONDS
+            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+                self.channel.send(b".")  # failing: the channel is closing, wait() sees why
+
+    @property
+    def done(self) -> bool:
+        return self.channel.exit_status_ready()
+
+    def stop(self) -> None:
+        self.channel.close()
+
+    def wait(self, timeout: float = COMMAND_TIMEOUT) -> Output:
+        """The command's result; 124 after `timeout` (the command is then stopped). Raises
+        ConnectionLost when the host goes silent or the connection is closed under it."""
+        deadline = time.monotonic() + timeout
+        channel = self.channel
+        while not channel.status_event.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.stop()
+                self._join()
+                self._out.close()
+                stderr = self._err.close()[-500:]
+                return Output(124, "", f"timed out after {timeout:.0f} s: {stderr}")
+            self._beat()
+            channel.status_event.wait(min(0.5, left))
+        self._join()
+        transport = self.connection.client.get_transport()
+        if channel.exit_status == -1 and (transport is None or not transport.is_active()):
+            raise connection_lost(self.connection)
+        stdout, stderr = self._out.close(), self._err.close()
+        channel.close()
+        return Output(channel.exit_status, stdout, stderr)
+
+    def _join(self) -> None:
+        for reader in self._readers:
+            reader.join(NO_ANSWER_SECONDS)
+
+
+def start(
+    connection: Connection,
+    script: str,
+    *args: Arg,
+    sudo: bool = False,
+    on_line: Callable[[str], None] | None = None,
+) -> Running:
+    """Start `script` (constant sh text naming its values "$1", "$2"...) with `args`."""
+    return Running(connection, script, args, sudo=sudo, on_line=on_line)
 
 
 def run(
     connection: Connection,
-    command: str,
-    *,
+    script: str,
+    *args: Arg,
     sudo: bool = False,
     timeout: float = COMMAND_TIMEOUT,
     on_line: Callable[[str], None] | None = None,
-    stdin: str | None = None,
 ) -> Output:
-    """Run `command` with sh on the host; root via `sudo -n` when needed. Never raises
-    for a failing command: its exit code is in the result (124 for a time-out)."""
-    wrapped = f"sh -c {shlex.quote(command)}"
-    if sudo and connection.user != "root":
-        wrapped = f"sudo -n {wrapped}"
-    streams: dict[str, object] = {"hide": True}
-    if on_line is not None:
-        out, err = _LineStream(on_line), _LineStream(on_line)
-        streams = {"hide": False, "out_stream": out, "err_stream": err}
-    try:
-        result = connection.run(
-            wrapped,
-            warn=True,
-            pty=False,
-            timeout=timeout,
-            in_stream=io.StringIO(stdin) if stdin is not None else False,
-            **streams,
-        )
-    except CommandTimedOut as exc:
-        return Output(124, "", f"timed out after {timeout:.0f} s: {exc.result.stderr[-500:]}")
-    finally:
-        if on_line is not None:
-            out.flush()
-            err.flush()
-    return Output(result.exited, result.stdout, result.stderr)
+    """Run `script` (constant sh text naming its values "$1", "$2"...) with `args`; root
+    via `sudo -n` when needed. A failing command is not an exception: its exit code is in
+    the result (124 for a time-out). A dead host raises ConnectionLost."""
+    return start(connection, script, *args, sudo=sudo, on_line=on_line).wait(timeout)
 
 
 @dataclass(frozen=True)
@@ -116,11 +276,10 @@ def sha256(data: bytes) -> str:
 
 
 def file_state(connection: Connection, path: PurePosixPath) -> FileState:
-    quoted = shlex.quote(str(path))
     out = run(
         connection,
-        f"if [ -f {quoted} ]; then sha256sum {quoted} | cut -d' ' -f1; "
-        f"stat -c '%a %U %G' {quoted}; fi",
+        'if [ -f "$1" ]; then sha256sum < "$1" | cut -d" " -f1; stat -c "%a %U %G" -- "$1"; fi',
+        path,
         sudo=True,
     )
     lines = out.stdout.split("\n")
@@ -131,8 +290,23 @@ def file_state(connection: Connection, path: PurePosixPath) -> FileState:
 
 
 def read_file(connection: Connection, path: PurePosixPath) -> str | None:
-    out = run(connection, f"cat {shlex.quote(str(path))}", sudo=True)
+    out = run(connection, 'cat -- "$1"', path, sudo=True)
     return out.stdout if out.ok else None
+
+
+# $1 the uploaded temp file, $2 the temp file beside the target (the same when the login
+# user is root), $3 the target, $4 mode, $5 owner, $6 group, $7 a validation script run
+# with the temp file as its "$1" (empty: none). umask 077: nothing made here is readable
+# by others before its final mode is set.
+_FINISH = """umask 077
+trap 'rm -f -- "$1" "$2"' EXIT
+set -e
+[ "$1" = "$2" ] || cp -- "$1" "$2"
+chown -- "$5:$6" "$2"
+chmod -- "$4" "$2"
+[ -z "$7" ] || sh -c "$7" validate "$2"
+mv -f -- "$2" "$3"
+"""
 
 
 def write_file(
@@ -143,48 +317,67 @@ def write_file(
     mode: int,
     owner: str = "root",
     group: str = "root",
-    validate: str | None = None,
+    validate: str = "",
 ) -> Output:
-    """Atomically replace `path` with `content` (bytes, or a local file streamed): a temp
-    file in its directory, mode and owner set, `validate` (a command with `{}` for the temp
-    path) run on it, then rename.
+    """Atomically replace `path` with `content` (bytes, or a local file streamed).
 
-    The upload itself goes to a temp file the login user can write (0600 from the start,
-    so a secret is never world-readable even for a moment).
+    `validate` is a constant sh script checking the new file, named "$1" in it, before it
+    replaces the live one (e.g. ``keepalived -t -f "$1"``).
     """
-    token = secrets.token_hex(6)
-    directory = path.parent
-    final_tmp = directory / f"{TEMP_MARK}{path.name}.{token}"
-    upload = (
-        final_tmp
-        if connection.user == "root"
-        else PurePosixPath(f"/tmp/{TEMP_MARK}{path.name}.{token}")
+    root = connection.user == "root"
+    name = f"{TEMP_MARK}{path.name}.XXXXXXXX"
+    made = run(
+        connection,
+        'mkdir -p -- "$1" && umask 077 && mktemp -- "$1/$2"',
+        path.parent,
+        name,
+        sudo=True,
     )
-    mkdir = run(connection, f"mkdir -p {shlex.quote(str(directory))}", sudo=True)
-    if not mkdir.ok:
-        return mkdir
-    sftp = connection.sftp()
-    with sftp.open(str(upload), "wb") as handle:
-        handle.chmod(0o600)
-        handle.set_pipelined(True)
-        if isinstance(content, Path):
-            with content.open("rb") as source:
-                shutil.copyfileobj(source, handle, 1024 * 1024)
-        else:
-            handle.write(content)
-    q = shlex.quote
-    src, tmp = q(str(upload)), q(str(final_tmp))
-    script = [f"trap 'rm -f {src} {tmp}' EXIT"]
-    if upload != final_tmp:
-        script.append(f"install -m {mode:o} -o {q(owner)} -g {q(group)} {src} {tmp}")
-    else:
-        script.append(f"chown {q(owner)}:{q(group)} {tmp} && chmod {mode:o} {tmp}")
-    if validate is not None:
-        script.append(validate.replace("{}", q(str(final_tmp))))
-    script.append(f"mv -f {tmp} {q(str(path))}")
-    return run(connection, _joined(script), sudo=True)
+    if not made.ok:
+        return made
+    final_tmp = PurePosixPath(made.stdout.strip())
+    upload = final_tmp
+    if not root:  # the login user cannot write the target folder: upload to its /tmp
+        mine = run(connection, 'umask 077 && mktemp -- "/tmp/$1"', name)
+        if not mine.ok:
+            run(connection, 'rm -f -- "$1"', final_tmp, sudo=True)
+            return mine
+        upload = PurePosixPath(mine.stdout.strip())
+    try:
+        _upload(connection, upload, content)
+    except BaseException:
+        run(connection, 'rm -f -- "$1" "$2"', upload, final_tmp, sudo=True)
+        raise
+    return run(
+        connection, _FINISH, upload, final_tmp, path, f"{mode:o}", owner, group, validate,
+        sudo=True,
+    )  # fmt: skip
 
 
-def _joined(script: list[str]) -> str:
-    """The trap first, then every step chained: the first failure stops the rest."""
-    return script[0] + "; " + " && ".join(script[1:])
+def _upload(connection: Connection, target: PurePosixPath, content: bytes | Path) -> None:
+    """Fill the (existing, 0600) temp file over SFTP; a dead host raises ConnectionLost."""
+    _alive(connection)
+    try:
+        sftp = connection.sftp()
+        sftp.get_channel().settimeout(NO_ANSWER_SECONDS)
+        with sftp.open(str(target), "r+b") as handle:
+            handle.set_pipelined(True)
+            if isinstance(content, Path):
+                with content.open("rb") as source:
+                    shutil.copyfileobj(source, handle, 1024 * 1024)
+            else:
+                handle.write(content)
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        lost = connection_lost(connection) if not _active(connection) else None
+        if lost is not None:
+            raise lost from None
+        if isinstance(exc, TimeoutError):  # the SFTP channel's own limit
+            raise ConnectionLost(
+                connection.host, f"no answer for {NO_ANSWER_SECONDS} s", silent=True
+            ) from None
+        raise
+
+
+def _active(connection: Connection) -> bool:
+    transport = connection.client.get_transport()
+    return transport is not None and transport.is_active()

@@ -36,7 +36,11 @@ from harbor_wizard.journal import Journal
 from harbor_wizard.lock import HostLock, Locked, OperatorLock
 from harbor_wizard.plan import HostPlan, Phase, Plan
 from harbor_wizard.redact import redact
+from harbor_wizard.remote import ConnectionLost
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
+
+LOCK_RELEASE_SECONDS = 2.0
+"""How long releasing the host lock may take at the end of a run (also after an abort)."""
 
 VERIFYING = ("Preflight", "NodeServes", "VipServes", "HoldsVip", "ExternalLbServes")
 """Steps that prove rather than change: they pass or fail, and dry runs skip the proofs
@@ -75,6 +79,7 @@ class Runner:
         self.sink = sink
         self.options = options or RunOptions()
         self._cancel = threading.Event()
+        self._abort = threading.Event()
         self._connections: dict[str, Connection] = {}
         self._lock = threading.Lock()
         self._targets: dict[str, SshTarget] = {
@@ -87,9 +92,20 @@ class Runner:
         """Start no new step; running steps end (their commands have time limits)."""
         self._cancel.set()
 
+    def abort(self) -> None:
+        """Stop now: every SSH connection is closed, which ends the commands running on
+        them (each host then ends their process groups); steps end as cancelled."""
+        self._cancel.set()
+        self._abort.set()
+        self._close()
+
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
+
+    @property
+    def aborted(self) -> bool:
+        return self._abort.is_set()
 
     def emit(self, event: Event) -> None:
         self.sink(event)
@@ -108,14 +124,33 @@ class Runner:
                 if not self._run_phase(phase, result):
                     break
         finally:
-            for lock in reversed(locks):
-                lock.release()
             self._close()
+            for lock in reversed(locks):
+                self._release(lock)
         result.seconds = time.monotonic() - start
         if result.ok:
             result.message = "dry run: nothing was changed" if self.options.dry_run else "done"
         self.emit(RunFinished(ok=result.ok, message=result.message, seconds=result.seconds))
         return result
+
+    def _release(self, lock: OperatorLock | HostLock) -> None:
+        """Release a lock; the host lock over a fresh, short-lived connection (the run's
+        own may be closed by an abort). A lock left behind names its holder, and a later
+        run from this machine takes it over once this process is gone."""
+        if isinstance(lock, OperatorLock):
+            lock.release()
+            return
+        target = self._targets[lock.host]
+        try:
+            with connect(target, timeout=LOCK_RELEASE_SECONDS) as connection:
+                lock.release(connection)
+        except Exception as exc:  # the run is ending anyway: say it, do not mask its result
+            self.emit(
+                OutputLine(
+                    host=lock.host, step="lock",
+                    text=redact(f"could not release {lock.path} on {lock.host}: {exc}"),
+                )
+            )  # fmt: skip
 
     def _take_locks(self, phase: Phase, locks: list[OperatorLock | HostLock]) -> bool:
         """Take the operator lock before the first phase, the host lock before the first
@@ -214,6 +249,16 @@ class Runner:
             else:
                 message = action.apply(ctx, change)
                 outcome = Outcome.CHANGED
+        except ConnectionLost as exc:
+            if self.aborted:
+                outcome, message = Outcome.CANCELLED, "stopped at once (second interrupt)"
+            else:
+                target = self._targets.get(host.host)
+                where = f"{host.host} ({target.address})" if target else host.host
+                outcome, message = Outcome.FAILED, f"{where}: {action.title}: {exc.reason}"
+            return self._finish(
+                phase, host.host, action, outcome, message, time.monotonic() - start, result
+            )
         except StepFailed as exc:
             for line in exc.output.splitlines()[-10:]:
                 self.emit(OutputLine(host=host.host, step=action.step_id, text=redact(line)))
@@ -222,6 +267,11 @@ class Runner:
                 result, exit_code=exc.exit_code,
             )  # fmt: skip
         except Exception as exc:  # a broken connection, a bug: name the host and step
+            if self.aborted:
+                return self._finish(
+                    phase, host.host, action, Outcome.CANCELLED,
+                    "stopped at once (second interrupt)", time.monotonic() - start, result,
+                )  # fmt: skip
             return self._finish(
                 phase, host.host, action, Outcome.FAILED,
                 f"{host.host}: {action.title}: {type(exc).__name__}: {exc}",
@@ -241,14 +291,19 @@ class Runner:
             ctx = self._context(host, action, dry_run)
             try:
                 return ctx, action.inspect(ctx)
+            except ConnectionLost as exc:
+                if exc.silent or self.aborted:
+                    raise  # a silent host would only make us wait again
+                lost: Exception = exc
             except (EOFError, OSError, paramiko.SSHException) as exc:
-                target = self._targets.get(host.host)
-                if target is None:
-                    raise
-                self._forget(host.host)
-                if attempt == 2:
-                    where = f"{host.host} ({target.address}:{target.port})"
-                    raise StepFailed(f"{where}: the SSH connection was lost: {exc!r}") from None
+                lost = exc
+            target = self._targets.get(host.host)
+            if target is None or self.aborted:
+                raise lost
+            self._forget(host.host)
+            if attempt == 2:
+                where = f"{host.host} ({target.address}:{target.port})"
+                raise StepFailed(f"{where}: the SSH connection was lost: {lost}") from None
         raise AssertionError("unreachable")
 
     def _forget(self, host: str) -> None:
@@ -305,8 +360,11 @@ class Runner:
             where = f"{host} ({target.address}:{target.port})"
             raise StepFailed(f"{where}: cannot connect over SSH: {exc}") from None
         with self._lock:
-            self._connections[host] = connection
-        return connection
+            if not self.aborted:
+                self._connections[host] = connection
+                return connection
+        connection.close()
+        raise StepFailed(f"{host}: stopped at once (second interrupt)")
 
     def _close(self) -> None:
         with self._lock:

@@ -11,7 +11,6 @@ names each node and file that differs from the others or from what harbor-wizard
 from __future__ import annotations
 
 import hashlib
-import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -179,10 +178,9 @@ def _read(
     results, connection = ssh.open_host(target, options.accepted_fingerprints, options.timeout)
     if connection is None:
         return results, None
-    quoted = " ".join(shlex.quote(str(path)) for path in paths)
-    command = f'for f in {quoted}; do [ -f "$f" ] && sha256sum "$f"; done; true'
+    script = 'for f in "$@"; do [ -f "$f" ] && sha256sum -- "$f"; done; true'
     try:
-        out = run(connection, command, sudo=True, timeout=max(options.timeout, 10.0))
+        out = run(connection, script, *paths, sudo=True, timeout=max(options.timeout, 10.0))
     except Exception as exc:  # the contract: no exception escapes a check
         out = Output(255, "", f"{type(exc).__name__}: {exc}")
     finally:

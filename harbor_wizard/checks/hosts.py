@@ -23,7 +23,7 @@ WANT_FREE_GIB = 20
 def lb_interface(target: SshTarget, connection: Connection, answers: Answers) -> list[CheckResult]:
     lb = answers.load_balancer
     interface = lb.interface or ""
-    out = run(connection, f"ip -o -4 addr show dev {interface}")
+    out = run(connection, 'ip -o -4 addr show dev "$1"', interface)
     field = "load_balancer.interface"
     if not out.ok:
         listed = run(connection, "ip -o link show | awk -F': ' '{print $2}'").stdout.split()
@@ -63,18 +63,18 @@ def lb_interface(target: SshTarget, connection: Connection, answers: Answers) ->
 def _package(
     target: SshTarget, connection: Connection, binary: str, package: str, manager: str | None
 ) -> CheckResult:
-    found = run(connection, f"command -v {binary} && {binary} -v 2>&1 | head -n 1")
+    found = run(connection, 'command -v "$1" && "$1" -v 2>&1 | head -n 1', binary)
     if found.ok:
         version = found.stdout.strip().splitlines()[-1] if found.stdout.strip() else ""
         return ok(f"lb.{binary}", target.name, f"{target.name}: {binary} installed ({version})")
     queries = {
-        "apt-get": f"apt-cache policy {package} | awk '/Candidate:/ {{print $2}}'",
-        "dnf": f"dnf -q info {package} >/dev/null && echo available",
-        "yum": f"yum -q info {package} >/dev/null && echo available",
-        "zypper": f"zypper -q info {package} >/dev/null && echo available",
+        "apt-get": """apt-cache policy "$1" | awk '/Candidate:/ {print $2}'""",
+        "dnf": 'dnf -q info "$1" >/dev/null && echo available',
+        "yum": 'yum -q info "$1" >/dev/null && echo available',
+        "zypper": 'zypper -q info "$1" >/dev/null && echo available',
     }
     if manager in queries:
-        candidate = run(connection, queries[manager], timeout=20).stdout.strip()
+        candidate = run(connection, queries[manager], package, timeout=20).stdout.strip()
         if candidate and candidate != "(none)":
             return ok(
                 f"lb.{binary}",
@@ -168,7 +168,7 @@ def node_software(target: SshTarget, connection: Connection) -> list[CheckResult
         )
     # Works on Python 2 and 3 alike (no print statement or function).
     version = "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"
-    python = run(connection, f'/usr/bin/python -c "{version}"')
+    python = run(connection, '/usr/bin/python -c "$1"', version)
     if python.stdout.strip() == "2.7":
         results.append(
             ok("node.python2", target.name, f"{target.name}: /usr/bin/python is Python 2.7")
@@ -219,7 +219,7 @@ def shared_registry(
     first = first or names[0]
     marker = f"/data/registry/.harbor-wizard-check-{secrets.token_hex(8)}"
     results: list[CheckResult] = []
-    made = run(connections[first], f"test -d /data/registry && touch {marker}", sudo=True)
+    made = run(connections[first], 'test -d /data/registry && touch -- "$1"', marker, sudo=True)
     if not made.ok:
         return [
             error(
@@ -234,7 +234,7 @@ def shared_registry(
         for name in names:
             if name == first:
                 continue
-            if run(connections[name], f"test -e {marker}").ok:
+            if run(connections[name], 'test -e "$1"', marker).ok:
                 results.append(
                     ok("storage.shared", name, f"{name}: /data/registry is shared with {first}")
                 )
@@ -251,13 +251,13 @@ def shared_registry(
         for name in names:
             results.append(_registry_owner(name, connections[name]))
     finally:
-        run(connections[first], f"rm -f {marker}", sudo=True)
+        run(connections[first], 'rm -f -- "$1"', marker, sudo=True)
     return results
 
 
 _CAN_CHOWN = (
     "f=$(mktemp -p /data/registry .harbor-wizard-chown-XXXXXX) || exit 1; "
-    f'chown {HARBOR_UID} "$f"; rc=$?; rm -f "$f"; exit $rc'
+    'chown "$1" "$f"; rc=$?; rm -f "$f"; exit $rc'
 )
 
 
@@ -265,7 +265,7 @@ def _registry_owner(name: str, connection: Connection) -> CheckResult:
     owner = run(connection, "stat -c %u:%g /data/registry").stdout.strip()
     if owner == HARBOR_UID:
         return ok("storage.owner", name, f"{name}: /data/registry is owned by {HARBOR_UID}")
-    if run(connection, _CAN_CHOWN, sudo=True).ok:
+    if run(connection, _CAN_CHOWN, HARBOR_UID, sudo=True).ok:
         return ok(
             "storage.owner",
             name,

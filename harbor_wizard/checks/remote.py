@@ -5,7 +5,7 @@ from __future__ import annotations
 from fabric import Connection
 
 from harbor_wizard import remote
-from harbor_wizard.remote import Output
+from harbor_wizard.remote import Arg, Output
 
 PROBE_TIMEOUT = 10.0
 
@@ -13,6 +13,10 @@ __all__ = ["Output", "run"]
 
 
 def run(
-    connection: Connection, command: str, *, sudo: bool = False, timeout: float = PROBE_TIMEOUT
+    connection: Connection,
+    script: str,
+    *args: Arg,
+    sudo: bool = False,
+    timeout: float = PROBE_TIMEOUT,
 ) -> Output:
-    return remote.run(connection, command, sudo=sudo, timeout=timeout)
+    return remote.run(connection, script, *args, sudo=sudo, timeout=timeout)

@@ -47,7 +47,8 @@ def registry_filesystem(target: SshTarget, connection: Connection) -> list[Check
     name = target.name
     out = run(
         connection,
-        f"findmnt -n -o FSTYPE -T {REGISTRY} 2>/dev/null || stat -f -c %T {REGISTRY}",
+        'findmnt -n -o FSTYPE -T "$1" 2>/dev/null || stat -f -c %T -- "$1"',
+        REGISTRY,
     )
     fstype = out.stdout.strip().splitlines()[0] if out.ok and out.stdout.strip() else ""
     if not fstype:
@@ -75,7 +76,7 @@ def job_logs(connections: dict[str, Connection], first: str | None = None) -> li
     present = {
         name: connection
         for name, connection in connections.items()
-        if run(connection, f"test -d {JOB_LOGS}").ok
+        if run(connection, 'test -d "$1"', JOB_LOGS).ok
     }
     results = [
         warning(
@@ -91,15 +92,15 @@ def job_logs(connections: dict[str, Connection], first: str | None = None) -> li
         return results
     first = first if first in present else next(iter(present))
     marker = f"{JOB_LOGS}/.harbor-wizard-check-{secrets.token_hex(8)}"
-    if not run(present[first], f"touch {marker}", sudo=True).ok:
+    if not run(present[first], 'touch -- "$1"', marker, sudo=True).ok:
         return [
             *results,
             warning("storage.job_logs", first, f"{first}: cannot write in {JOB_LOGS}"),
         ]
     try:
-        sharing = [n for n in present if n != first and run(present[n], f"test -e {marker}").ok]
+        sharing = [n for n in present if n != first and run(present[n], 'test -e "$1"', marker).ok]
     finally:
-        run(present[first], f"rm -f {marker}", sudo=True)
+        run(present[first], 'rm -f -- "$1"', marker, sudo=True)
     for name in present:
         if name == first:
             shared = bool(sharing)

@@ -62,13 +62,14 @@ def holder(lbs: dict[str, Connection], answers: Answers) -> str | None:
     vip = re.escape(str(answers.vip))
     managing = []
     for name, connection in lbs.items():
-        out = run(connection, f"ip -o -4 addr show dev {interface}")
+        out = run(connection, 'ip -o -4 addr show dev "$1"', interface)
         if re.search(rf"inet {vip}/", out.stdout):
             return name
         configured = run(
             connection,
-            f"grep -q '^ *{answers.vip}/32 ' /etc/keepalived/keepalived.conf "
+            'grep -qF -- " $1/32 " /etc/keepalived/keepalived.conf '
             "&& systemctl is-active --quiet keepalived",
+            str(answers.vip),
             sudo=True,
         )
         if configured.ok:

@@ -9,8 +9,7 @@ gets a direct upload instead, and the run says so.
 
 from __future__ import annotations
 
-import secrets
-import shlex
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,20 +20,55 @@ from harbor_wizard.steps.harbor import local_sha256, remote_installer
 
 FETCH_TIMEOUT = 1800.0
 
-# Python 2.7 (prepare's requirement) or 3: serve one folder on one address and port.
+# Python 2.7 (prepare's requirement) or 3: serve one file, at one unguessable path, on one
+# address. The token and the port (the kernel's choice) are printed on the first line, so
+# neither is on any command line; any other path gets 404, never a listing.
 _SERVER = """
-import os, sys
+import binascii, os, sys
 try:
-    from http.server import HTTPServer, SimpleHTTPRequestHandler
+    from http.server import HTTPServer, BaseHTTPRequestHandler
+    from socketserver import ThreadingMixIn
 except ImportError:
-    from BaseHTTPServer import HTTPServer
-    from SimpleHTTPServer import SimpleHTTPRequestHandler
-class Quiet(SimpleHTTPRequestHandler):
+    from BaseHTTPServer import HTTPServer, BaseHTTPRequestHandler
+    from SocketServer import ThreadingMixIn
+path, address = sys.argv[1], sys.argv[2]
+token = binascii.hexlify(os.urandom(24)).decode()
+wanted = "/" + token + "/installer.tgz"
+class One(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
-os.chdir(sys.argv[1])
-HTTPServer((sys.argv[2], int(sys.argv[3])), Quiet).serve_forever()
+    def do_GET(self):
+        if self.path != wanted:
+            self.send_error(404)
+            return
+        with open(path, "rb") as source:
+            self.send_response(200)
+            self.send_header("Content-Length", str(os.fstat(source.fileno()).st_size))
+            self.end_headers()
+            block = source.read(1048576)
+            while block:
+                self.wfile.write(block)
+                block = source.read(1048576)
+class Server(ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+server = Server((address, 0), One)
+sys.stdout.write("%d %s\\n" % (server.server_address[1], token))
+sys.stdout.flush()
+server.serve_forever()
 """
+_SERVE = 'py=$(command -v python3 || command -v python) && exec "$py" -c "$1" "$2" "$3"'
+# $1 the URL, $2 the target, $3 the expected sha256. The temp file is made 0600 beside
+# the target and removed on any failure.
+_FETCH = """\
+umask 077
+mkdir -p -- "$(dirname -- "$2")"
+tmp=$(mktemp -- "$2.harbor-wizard-tmp-XXXXXXXX") || exit 1
+trap 'rm -f -- "$tmp"' EXIT
+{ curl -fsS --connect-timeout 5 -o "$tmp" -- "$1" || wget -q -T 5 -O "$tmp" -- "$1"; } &&
+[ "$(sha256sum < "$tmp" | cut -d" " -f1)" = "$3" ] &&
+chmod 644 "$tmp" && mv -f -- "$tmp" "$2"
+"""
+SERVER_START_SECONDS = 10.0
 
 
 class DistributeInstaller(Action):
@@ -84,55 +118,45 @@ class DistributeInstaller(Action):
         ctx.emit_line(f"uploaded to {name} in {time.monotonic() - start:.1f}s")
 
     def _share(self, ctx: StepContext, seed: str, fetchers: list[str]) -> list[str]:
-        """Serve the installer from `seed` to `fetchers`; the nodes that could not fetch."""
-        connection = ctx.connect(seed)
-        token = secrets.token_urlsafe(24)
-        folder = self.remote.parent / f".harbor-wizard-share-{secrets.token_hex(6)}"
-        port = 20000 + secrets.randbelow(20000)
-        address = self.nodes[seed]
-        q = shlex.quote
-        started = remote.run(
-            connection,
-            f"mkdir -m 755 {q(str(folder))} {q(str(folder / token))} && "
-            f"ln -s {q(str(self.remote))} {q(str(folder / token / self.local.name))} && "
-            f"py=$(command -v python3 || command -v python) && "
-            f"(setsid $py -c {q(_SERVER)} {q(str(folder))} {q(address)} {port} "
-            f"</dev/null >/dev/null 2>&1 & echo $!)",
-            sudo=True,
-        )
-        if not started.ok:
-            remote.run(connection, f"rm -rf {q(str(folder))}", sudo=True)
-            ctx.emit_line(f"could not start a file server on {seed}: uploading directly")
-            return fetchers
-        pid = started.stdout.strip().splitlines()[-1]
-        url = f"http://{address}:{port}/{token}/{self.local.name}"
+        """Serve the installer from `seed` to `fetchers`; the nodes that could not fetch.
+
+        The server lives exactly as long as its command: stopping it (or losing the
+        connection) ends it on the seed."""
+        first_line: list[str] = []
+        ready = threading.Event()
+
+        def on_line(line: str) -> None:
+            if not first_line:
+                first_line.append(line)
+                ready.set()
+
+        server = remote.start(
+            ctx.connect(seed), _SERVE, _SERVER, self.remote, self.nodes[seed],
+            sudo=True, on_line=on_line,
+        )  # fmt: skip
         try:
-            time.sleep(0.5)  # let the server bind before the first fetch
+            ready.wait(SERVER_START_SECONDS)
+            port, _, token = (first_line or [""])[0].partition(" ")
+            if not (port.isdigit() and token) or server.done:
+                ctx.emit_line(f"could not start a file server on {seed}: uploading directly")
+                return fetchers
+            url = f"http://{self.nodes[seed]}:{port}/{token}/installer.tgz"
             with ThreadPoolExecutor(max_workers=len(fetchers)) as pool:
                 results = pool.map(lambda name: self._fetch(ctx, name, url), fetchers)
                 done = dict(zip(fetchers, results, strict=True))
         finally:
-            remote.run(connection, f"kill {q(pid)}; rm -rf {q(str(folder))}", sudo=True)
+            server.stop()
         failed = [name for name, ok in done.items() if not ok]
         for name in failed:
             ctx.emit_line(f"{name} cannot fetch from {seed} over the cluster network: uploading")
         return failed
 
     def _fetch(self, ctx: StepContext, name: str, url: str) -> bool:
-        q = shlex.quote
-        tmp = self.remote.parent / f"{remote.TEMP_MARK}{self.local.name}.{secrets.token_hex(6)}"
-        want = local_sha256(self.local)
         start = time.monotonic()
         out = remote.run(
-            ctx.connect(name),
-            f"mkdir -p {q(str(self.remote.parent))} && trap 'rm -f {q(str(tmp))}' EXIT && "
-            f"(curl -fsS --connect-timeout 5 -o {q(str(tmp))} {q(url)} || "
-            f"wget -q -T 5 -O {q(str(tmp))} {q(url)}) && "
-            f"[ \"$(sha256sum {q(str(tmp))} | cut -d' ' -f1)\" = {want} ] && "
-            f"chmod 644 {q(str(tmp))} && mv -f {q(str(tmp))} {q(str(self.remote))}",
-            sudo=True,
-            timeout=FETCH_TIMEOUT,
-        )
+            ctx.connect(name), _FETCH, url, self.remote, local_sha256(self.local),
+            sudo=True, timeout=FETCH_TIMEOUT,
+        )  # fmt: skip
         if out.ok:
             took = time.monotonic() - start
             ctx.emit_line(f"{name} fetched it from the seed in {took:.1f}s, checksum verified")

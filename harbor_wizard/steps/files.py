@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import shlex
 from pathlib import PurePosixPath
 
 from harbor_wizard import remote
@@ -13,8 +12,8 @@ from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
 VALIDATORS = {
-    PurePosixPath("/etc/keepalived/keepalived.conf"): "keepalived -t -f {}",
-    PurePosixPath("/etc/haproxy/haproxy.cfg"): "haproxy -c -q -f {}",
+    PurePosixPath("/etc/keepalived/keepalived.conf"): 'keepalived -t -f "$1"',
+    PurePosixPath("/etc/haproxy/haproxy.cfg"): 'haproxy -c -q -f "$1"',
 }
 """Checked on the host from the temp file, before it replaces the live one."""
 
@@ -69,12 +68,12 @@ class PutFile(Action):
     def apply(self, ctx: StepContext, change: Change) -> str:
         r = self.rendered
         if change.summary.startswith("mode/owner"):
-            quoted = shlex.quote(str(r.path))
             out = remote.run(
                 ctx.ssh,
-                f"chown {r.owner}:{r.group} {quoted} && chmod {r.mode:o} {quoted}",
+                'chown -- "$2" "$1" && chmod -- "$3" "$1"',
+                r.path, f"{r.owner}:{r.group}", f"{r.mode:o}",
                 sudo=True,
-            )
+            )  # fmt: skip
         else:
             out = remote.write_file(
                 ctx.ssh,
@@ -83,7 +82,7 @@ class PutFile(Action):
                 mode=r.mode,
                 owner=r.owner,
                 group=r.group,
-                validate=VALIDATORS.get(r.path),
+                validate=VALIDATORS.get(r.path, ""),
             )
         if not out.ok:
             raise StepFailed(

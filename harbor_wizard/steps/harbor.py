@@ -9,7 +9,6 @@ so it runs again only when something it reads changed: the installer, harbor.cfg
 from __future__ import annotations
 
 import hashlib
-import shlex
 from functools import cache
 from pathlib import Path, PurePosixPath
 
@@ -52,14 +51,13 @@ class UnpackInstaller(Action):
         return None if (mark or "").strip() == local_sha256(self.local) else Change("not unpacked")
 
     def apply(self, ctx: StepContext, change: Change) -> str:
-        tarball = shlex.quote(str(remote_installer(self.local)))
         out = remote.run(
             ctx.ssh,
-            f"tar -xzf {tarball} -C {shlex.quote(str(HARBOR_DIR.parent))} "
-            f"&& test -x {HARBOR_DIR}/install.sh",
+            'tar -xzf "$1" -C "$2" && test -x "$3/install.sh"',
+            remote_installer(self.local), HARBOR_DIR.parent, HARBOR_DIR,
             sudo=True,
             timeout=600,
-        )
+        )  # fmt: skip
         if not out.ok:
             raise StepFailed(f"{ctx.host}: unpacking the installer failed", out.code, out.tail())
         mark = remote.write_file(
@@ -97,13 +95,12 @@ class RunInstall(Action):
         )
 
     def apply(self, ctx: StepContext, change: Change) -> str:
-        command = (
-            f"cd {HARBOR_DIR} && unset host && "
-            f"printf 'yes\\n' | ./install.sh {' '.join(self.flags)}"
-        )
         out = remote.run(
-            ctx.ssh, command, sudo=True, timeout=INSTALL_TIMEOUT, on_line=ctx.emit_line
-        )
+            ctx.ssh,
+            'cd "$1" && shift && unset host && printf "yes\\n" | ./install.sh "$@"',
+            HARBOR_DIR, *self.flags,
+            sudo=True, timeout=INSTALL_TIMEOUT, on_line=ctx.emit_line,
+        )  # fmt: skip
         if not out.ok:
             raise StepFailed(
                 f"{ctx.host}: install.sh {' '.join(self.flags)} exited {out.code}",

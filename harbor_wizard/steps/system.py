@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import shlex
 from pathlib import PurePosixPath
 
 from harbor_wizard import remote
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
 INSTALL = {
-    "apt-get": "DEBIAN_FRONTEND=noninteractive apt-get install -y -q {}",
-    "dnf": "dnf install -y -q {}",
-    "yum": "yum install -y -q {}",
-    "zypper": "zypper --non-interactive install {}",
+    "apt-get": 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q -- "$@"',
+    "dnf": 'dnf install -y -q -- "$@"',
+    "yum": 'yum install -y -q -- "$@"',
+    "zypper": 'zypper --non-interactive install -- "$@"',
 }
 APPLIED_DIR = PurePosixPath("/etc/harbor-wizard/applied")
 """Checksums of the configs each service last (re)loaded: what a re-run compares."""
@@ -35,20 +34,19 @@ class Packages(Action):
         missing = [
             package
             for package, binary in self.packages.items()
-            if not remote.run(ctx.ssh, f"command -v {binary}").ok
+            if not remote.run(ctx.ssh, 'command -v "$1"', binary).ok
         ]
         return Change("install " + " ".join(missing)) if missing else None
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         manager = ctx.facts.get("package_manager") or next(
-            (m for m in INSTALL if remote.run(ctx.ssh, f"command -v {m}").ok), None
+            (m for m in INSTALL if remote.run(ctx.ssh, 'command -v "$1"', m).ok), None
         )
         if manager is None:
             raise StepFailed(f"{ctx.host}: no known package manager to {change.summary}")
         missing = change.summary.removeprefix("install ").split()
         out = remote.run(
-            ctx.ssh, INSTALL[manager].format(" ".join(missing)), sudo=True, timeout=900,
-            on_line=ctx.emit_line,
+            ctx.ssh, INSTALL[manager], *missing, sudo=True, timeout=900, on_line=ctx.emit_line,
         )  # fmt: skip
         if not out.ok:
             raise _fail(ctx, f"{manager} install {' '.join(missing)}", out)
@@ -65,14 +63,15 @@ class Sysctl(Action):
         self.title = "apply " + ", ".join(f"{k}={v}" for k, v in settings.items())
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        keys = " ".join(self.settings)
-        out = remote.run(ctx.ssh, f"for k in {keys}; do sysctl -n $k 2>/dev/null || echo ?; done")
+        out = remote.run(
+            ctx.ssh, 'for k in "$@"; do sysctl -n "$k" 2>/dev/null || echo ?; done', *self.settings
+        )
         current = dict(zip(self.settings, out.stdout.split(), strict=False))
         wrong = [key for key, want in self.settings.items() if current.get(key) != want]
         return Change("set " + ", ".join(wrong)) if wrong else None
 
     def apply(self, ctx: StepContext, change: Change) -> str:
-        out = remote.run(ctx.ssh, f"sysctl -q -p {shlex.quote(str(self.path))}", sudo=True)
+        out = remote.run(ctx.ssh, 'sysctl -q -p "$1"', self.path, sudo=True)
         if not out.ok:
             raise _fail(ctx, f"sysctl -p {self.path}", out)
         return f"applied {self.path}"
@@ -91,12 +90,13 @@ class Service(Action):
         self.marker = APPLIED_DIR / f"{name}.sha256"
 
     def _digest(self, ctx: StepContext) -> str:
-        files = " ".join(shlex.quote(str(c)) for c in self.configs)
-        out = remote.run(ctx.ssh, f"cat {files} | sha256sum | cut -d' ' -f1", sudo=True)
+        out = remote.run(
+            ctx.ssh, 'cat -- "$@" | sha256sum | cut -d" " -f1', *self.configs, sudo=True
+        )
         return out.stdout.strip()
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        active = remote.run(ctx.ssh, f"systemctl is-active --quiet {self.name}", sudo=True).ok
+        active = remote.run(ctx.ssh, 'systemctl is-active --quiet "$1"', self.name, sudo=True).ok
         if not active:
             return Change("start")
         applied = remote.read_file(ctx.ssh, self.marker)
@@ -106,10 +106,10 @@ class Service(Action):
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         verb = change.summary
-        commands = [f"systemctl {verb} {self.name}"]
+        script = 'systemctl "$1" "$2"'
         if verb == "start":
-            commands.insert(0, f"systemctl enable {self.name}")
-        out = remote.run(ctx.ssh, " && ".join(commands), sudo=True, timeout=60)
+            script = 'systemctl enable "$2" && ' + script
+        out = remote.run(ctx.ssh, script, verb, self.name, sudo=True, timeout=60)
         if not out.ok:
             raise _fail(ctx, f"systemctl {verb} {self.name}", out)
         digest = self._digest(ctx)
@@ -130,8 +130,7 @@ class Directory(Action):
         self.title = f"{path}/ ({owner})"
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        quoted = shlex.quote(str(self.path))
-        out = remote.run(ctx.ssh, f"stat -c '%u:%g %a' {quoted}", sudo=True)
+        out = remote.run(ctx.ssh, 'stat -c "%u:%g %a" -- "$1"', self.path, sudo=True)
         if not out.ok:
             return Change("missing")
         owner, mode = out.stdout.split()
@@ -141,15 +140,24 @@ class Directory(Action):
         return None
 
     def apply(self, ctx: StepContext, change: Change) -> str:
-        quoted = shlex.quote(str(self.path))
         out = remote.run(
             ctx.ssh,
-            f"mkdir -p {quoted} && chown {self.owner} {quoted} && chmod {self.mode:o} {quoted}",
+            'mkdir -p -- "$1" && chown -- "$2" "$1" && chmod -- "$3" "$1"',
+            self.path, self.owner, f"{self.mode:o}",
             sudo=True,
-        )
+        )  # fmt: skip
         if not out.ok:
             raise _fail(ctx, f"preparing {self.path}", out)
         return f"{self.path} ready ({change.summary})"
+
+
+_IPTABLES = 'iptables -w "$@"'
+
+
+def _check(rule: str) -> list[str]:
+    """The `iptables -C` form of an `-A` rule."""
+    words = rule.split()
+    return ["-C" if word == "-A" else word for word in words]
 
 
 class NatRules(Action):
@@ -168,7 +176,7 @@ class NatRules(Action):
         return [
             rule
             for rule in self.rules
-            if not remote.run(ctx.ssh, "iptables " + rule.replace(" -A ", " -C ", 1), sudo=True).ok
+            if not remote.run(ctx.ssh, _IPTABLES, *_check(rule), sudo=True).ok
         ]
 
     def inspect(self, ctx: StepContext) -> Change | None:
@@ -178,7 +186,7 @@ class NatRules(Action):
     def apply(self, ctx: StepContext, change: Change) -> str:
         added = 0
         for rule in self._missing(ctx):
-            out = remote.run(ctx.ssh, "iptables " + rule, sudo=True)
+            out = remote.run(ctx.ssh, _IPTABLES, *rule.split(), sudo=True)
             if not out.ok:
                 raise _fail(ctx, f"iptables {rule}", out)
             added += 1

@@ -126,7 +126,7 @@ class HoldsVip(Action):
 
     def inspect(self, ctx: StepContext) -> Change | None:
         def problem() -> str | None:
-            out = remote.run(ctx.ssh, f"ip -o -4 addr show dev {self.interface}")
+            out = remote.run(ctx.ssh, 'ip -o -4 addr show dev "$1"', self.interface)
             holds = re.search(rf"inet {re.escape(self.vip)}/", out.stdout) is not None
             if holds == self.expected:
                 return None

@@ -84,6 +84,7 @@ fi
 rm -f $state/server.pid $state/server.ready
 
 h2 "[Step $item]: starting Harbor ..."
+docker-compose -f docker-compose.yml up -d
 setsid -f /usr/bin/python3 "$workdir/common/standin/server.py" $state/install.json \
     </dev/null >>$state/server.log 2>&1
 for _ in $(seq 200); do
