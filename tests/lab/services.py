@@ -11,7 +11,7 @@ import glob
 import os
 import shutil
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .hosts import Host
@@ -28,12 +28,15 @@ def _stop_pid(pidfile: Path, ip: str, port: int, sig: int = signal.SIGTERM) -> N
 
 @dataclass
 class MariaDB:
-    """MariaDB 10.11 on `host`: `root'@'%'` with the lab's password."""
+    """MariaDB 10.11 on `host`: `root'@'%'` with the lab's password. `name` is its data
+    directory (several servers may share a host), `options` go to mariadbd as they are."""
 
     host: Host
     password: str
     port: int = 3306
     user: str = "root"
+    name: str = "mariadb"
+    options: tuple[str, ...] = ()
 
     @property
     def ip(self) -> str:
@@ -41,7 +44,7 @@ class MariaDB:
 
     @property
     def datadir(self) -> Path:
-        return self.host.dir / "mariadb"
+        return self.host.dir / self.name
 
     @property
     def socket(self) -> Path:
@@ -51,17 +54,20 @@ class MariaDB:
     def pidfile(self) -> Path:
         return self.datadir / "mysqld.pid"
 
-    def setup(self) -> None:
-        """Create the data directory, start, and create the lab's root@'%'."""
+    def setup(self, users: bool = True) -> None:
+        """Create the data directory, start, and create the lab's root@'%' (unless a
+        Galera joiner gets them from its donor: `users=False`)."""
         self.datadir.mkdir()
         shutil.chown(self.datadir, "mysql", "mysql")
         self.host.run(
             f"mariadb-install-db --no-defaults --user=mysql --datadir={self.datadir}"
             " --auth-root-authentication-method=normal --skip-test-db"
-            f" >{self.host.dir}/mariadb-install.log 2>&1",
+            f" >{self.host.dir}/{self.name}-install.log 2>&1",
             timeout=120,
         )
         self.start()
+        if not users:
+            return
         pw = self.password
         sql = (
             f"CREATE USER 'root'@'%' IDENTIFIED BY '{pw}';"
@@ -86,8 +92,9 @@ class MariaDB:
                 "--innodb-log-file-size=8M",
                 "--innodb-buffer-pool-size=32M",
                 f"--log-error={self.datadir}/mariadb.err",
+                *self.options,
             ],
-            self.host.dir / "mariadb.out",
+            self.host.dir / f"{self.name}.out",
         )
         wait_until(
             lambda: read_pid(self.pidfile) and tcp_open(self.ip, self.port),
@@ -102,6 +109,82 @@ class MariaDB:
     @property
     def running(self) -> bool:
         return read_pid(self.pidfile) is not None
+
+
+GALERA_PROVIDER = Path("/usr/lib/galera/libgalera_smm.so")
+"""Debian's galera-4 (a dependency of mariadb-server)."""
+
+
+@dataclass
+class Galera:
+    """A Galera cluster of `size` MariaDB nodes on one lab host: what `mariadb.ha` advises.
+
+    Not part of the lab's start (it costs seconds and memory): tests start it when they
+    need it and stop it after. Node 1 bootstraps the cluster (`gcomm://`, the one-node
+    cluster); each further node joins it and receives node 1's data (users included) by
+    rsync SST. Node i listens on 3306 + i for SQL and uses 4567/4568/4444 + 10*(i-1) for
+    group communication, IST and SST: one address, distinct ports. Inside the host,
+    traffic between the nodes goes over lo, so a `partition` of the host does not split
+    the cluster.
+    """
+
+    host: Host
+    password: str
+    size: int = 2
+    nodes: list[MariaDB] = field(init=False)
+
+    def __post_init__(self) -> None:
+        ip, first = self.host.ip, 4567
+        self.nodes = []
+        for i in range(1, self.size + 1):
+            shift = 10 * (i - 1)
+            gcomm = "gcomm://" if i == 1 else f"gcomm://{ip}:{first}"
+            options = (
+                "--wsrep-on=ON",
+                f"--wsrep-provider={GALERA_PROVIDER}",
+                f"--wsrep-cluster-address={gcomm}",
+                "--wsrep-cluster-name=hw-lab",
+                f"--wsrep-node-name=galera{i}",
+                f"--wsrep-node-address={ip}:{first + shift}",
+                f"--wsrep-sst-receive-address={ip}:{4444 + shift}",
+                "--wsrep-sst-method=rsync",
+                "--wsrep-provider-options="
+                f"gmcast.listen_addr=tcp://{ip}:{first + shift};ist.recv_addr={ip}:{4568 + shift}",
+                "--binlog-format=ROW",
+                "--innodb-autoinc-lock-mode=2",
+            )
+            node = MariaDB(self.host, self.password, 3306 + i, name=f"galera{i}", options=options)
+            self.nodes.append(node)
+
+    def setup(self) -> None:
+        if not GALERA_PROVIDER.exists():
+            raise LabError(f"{GALERA_PROVIDER} not found: install Debian package galera-4")
+        for i, node in enumerate(self.nodes):
+            node.setup(users=i == 0)
+        wait_until(lambda: self.cluster_size() == self.size, timeout=60, what="Galera to form")
+
+    def cluster_size(self) -> int:
+        out = sh(
+            [
+                which("mariadb"),
+                "--no-defaults",
+                f"--socket={self.nodes[0].socket}",
+                "-uroot",
+                f"-p{self.password}",
+                "-N",
+                "-e",
+                "SHOW STATUS LIKE 'wsrep_cluster_size'",
+            ],
+            check=False,
+        ).stdout.split()
+        return int(out[1]) if len(out) == 2 and out[1].isdigit() else 0
+
+    def stop(self) -> None:
+        """Joiners first (each leaves cleanly), node 1 last; then their data is removed."""
+        for node in reversed(self.nodes):
+            if node.running:
+                node.stop()
+            shutil.rmtree(node.datadir, ignore_errors=True)
 
 
 def _pg_bindir() -> Path:
