@@ -124,6 +124,8 @@ def redis_ha(
     try:
         info = client.info("replication")
         numsub = client.pubsub_numsub("__sentinel__:hello")
+    except redis_client.TimeoutError:
+        return _unknown("redis.ha", "redis", where, mariadb.silent(timeout), "redis.endpoints")
     except redis_client.RedisError as exc:
         return _unknown("redis.ha", "redis", where, str(exc), "redis.endpoints")
     finally:
@@ -144,6 +146,8 @@ def _count(cursor: pymysql.cursors.Cursor, *statements: str) -> int | None:
             code = exc.args[0] if exc.args else 0
             if code in MYSQL_ACCESS_DENIED:
                 return None
+            if code >= 2000:  # the client's own errors: the connection is gone
+                raise
             continue  # syntax of another server (MySQL vs MariaDB): try the next form
         return len(cursor.fetchall())
     return None
@@ -153,15 +157,15 @@ def _count(cursor: pymysql.cursors.Cursor, *statements: str) -> int | None:
 def mariadb_ha(database: Database, password: SecretStr, timeout: float = 5.0) -> list[CheckResult]:
     where = f"MariaDB at {database.host}:{database.port}"
     try:
-        conn = mariadb.connect(database, password, timeout)
+        with mariadb.connect(database, password, timeout) as conn, conn.cursor() as cursor:
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'")
+            row = cursor.fetchone()
+            cluster_size = int(row[1]) if row and str(row[1]).isdigit() else None
+            replicas = _count(cursor, "SHOW SLAVE HOSTS", "SHOW REPLICAS")
+            sources = _count(cursor, "SHOW ALL SLAVES STATUS", "SHOW REPLICA STATUS")
     except pymysql.err.MySQLError as exc:
-        return _unknown("mariadb.ha", "database", where, str(exc.args[-1]), "database.host")
-    with conn, conn.cursor() as cursor:
-        cursor.execute("SHOW GLOBAL STATUS LIKE 'wsrep_cluster_size'")
-        row = cursor.fetchone()
-        cluster_size = int(row[1]) if row and str(row[1]).isdigit() else None
-        replicas = _count(cursor, "SHOW SLAVE HOSTS", "SHOW REPLICAS")
-        sources = _count(cursor, "SHOW ALL SLAVES STATUS", "SHOW REPLICA STATUS")
+        why = mariadb.failure(exc, timeout)
+        return _unknown("mariadb.ha", "database", where, why, "database.host")
     verdict = mariadb_verdict(where, cluster_size, replicas, sources)
     return [_result("mariadb.ha", "database", verdict, "database.host")]
 
@@ -177,7 +181,7 @@ def postgres_ha(
             in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()
             replicas = conn.execute("SELECT count(*) FROM pg_stat_replication").fetchone()
     except psycopg.Error as exc:
-        why = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        why = postgres.failure(exc, timeout)
         return _unknown("postgres.ha", "clair_database", where, why, "clair_database.host")
     verdict = postgres_verdict(
         where, bool(in_recovery and in_recovery[0]), int(replicas[0]) if replicas else 0

@@ -7,12 +7,14 @@ from pydantic import SecretStr
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from harbor_wizard.checks.mariadb import silent
 from harbor_wizard.checks.result import CheckResult, error, ok, probe
 
 
 def connect(endpoint: str, password: SecretStr | None, timeout: float) -> redis_client.Redis:
-    """A client that tries once: redis-py retries with back-off by default, which would
-    stretch a check's time limit several times over on a silent address."""
+    """A client that tries once, with `timeout` for the connection and for every answer:
+    redis-py retries with back-off by default, which would stretch a check's time limit
+    several times over on a silent address, and waits for ever for an answer."""
     host, _, port = endpoint.rpartition(":")
     return redis_client.Redis(
         host=host,
@@ -53,7 +55,7 @@ def check(
             error(
                 "redis.ping",
                 "redis",
-                f"{where}: no answer (timed out)",
+                f"{where}: {silent(timeout)}",
                 field_path="redis.endpoints",
             )
         ]
