@@ -96,7 +96,12 @@ def connection_lost(connection: Connection) -> ConnectionLost:
 
 
 def _alive(connection: Connection) -> paramiko.Transport:
+    """The connection's live transport; a connection never opened is opened (as fabric
+    does), one that was lost is not silently replaced."""
     transport: paramiko.Transport | None = connection.client.get_transport()
+    if transport is None:
+        connection.open()
+        transport = connection.client.get_transport()
     if transport is None or not transport.is_active():
         raise connection_lost(connection)
     return transport
