@@ -10,6 +10,7 @@ unless the operator accepted exactly that fingerprint.
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from harbor_wizard.certs import resolve_path
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
+
+# paramiko logs a failed handshake with a traceback; without a handler of its own, Python
+# would print that on stderr, over the live view, unredacted.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 CONNECT_TIMEOUT = 8.0
 KEEPALIVE_SECONDS = 5
@@ -177,6 +182,12 @@ def connect(
             fingerprint(error.key),
             fingerprint(error.expected_key),
         ) from None
+    except (paramiko.SSHException, EOFError) as error:
+        connection.close()
+        sock.close()
+        if not sock.heard:  # connected, then silence: the handshake timed out
+            raise TimeoutError(f"no answer for {timeout:.0f} s after connecting") from error
+        raise
     except BaseException:
         connection.close()
         sock.close()
@@ -195,12 +206,16 @@ class DeadPeerSocket(socket.socket):
     """
 
     silent = False
+    heard = False
+    """Whether the peer ever sent a byte: a handshake that fails before it went unanswered."""
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         try:
-            return super().recv(bufsize, flags)
+            data = super().recv(bufsize, flags)
         except OSError as exc:
             raise self._gone(exc) from None
+        self.heard = self.heard or bool(data)
+        return data
 
     def send(self, data: ReadableBuffer, flags: int = 0) -> int:
         try:

@@ -253,8 +253,7 @@ class Runner:
             if self.aborted:
                 outcome, message = Outcome.CANCELLED, "stopped at once (second interrupt)"
             else:
-                target = self._targets.get(host.host)
-                where = f"{host.host} ({target.address})" if target else host.host
+                where = self._host_at(exc.address)
                 outcome, message = Outcome.FAILED, f"{where}: {action.title}: {exc.reason}"
             return self._finish(
                 phase, host.host, action, outcome, message, time.monotonic() - start, result
@@ -306,6 +305,11 @@ class Runner:
                 raise StepFailed(f"{where}: the SSH connection was lost: {lost}") from None
         raise AssertionError("unreachable")
 
+    def _host_at(self, address: str) -> str:
+        """ "name (address)" of a managed host: a step may span several (the installer)."""
+        names = [t.name for t in self._targets.values() if t.address == address]
+        return f"{names[0]} ({address})" if names else address
+
     def _forget(self, host: str) -> None:
         with self._lock:
             connection = self._connections.pop(host, None)
@@ -356,7 +360,13 @@ class Runner:
                 accepted_fingerprints=self.options.accepted_fingerprints,
                 timeout=self.options.connect_timeout,
             )
-        except Exception as exc:  # refused, timed out, host key: say which host
+        except TimeoutError:
+            where = f"{host} ({target.address}:{target.port})"
+            raise StepFailed(
+                f"{where}: no answer for {self.options.connect_timeout:.0f} s when connecting "
+                "over SSH (the host is down, or a network or firewall change drops its packets)"
+            ) from None
+        except Exception as exc:  # refused, host key: say which host
             where = f"{host} ({target.address}:{target.port})"
             raise StepFailed(f"{where}: cannot connect over SSH: {exc}") from None
         with self._lock:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ParamSpec
 
 from harbor_wizard.redact import redact
+from harbor_wizard.remote import ConnectionLost
 
 
 class Status(enum.Enum):
@@ -88,9 +89,13 @@ def probe(name: str, target_arg: int | str = 0) -> Callable[[Probe[P]], Probe[P]
                 target = kwargs.get(str(target_arg)) if isinstance(target_arg, str) else None
                 if target is None and isinstance(target_arg, int) and len(args) > target_arg:
                     target = getattr(args[target_arg], "name", args[target_arg])
-                results = [
-                    error(name, str(target or "?"), f"{name} failed: {type(exc).__name__}: {exc}")
-                ]
+                where = str(target or "?")
+                why = (
+                    f"{where} ({exc.address}): {exc.reason}"
+                    if isinstance(exc, ConnectionLost)
+                    else f"{name} failed: {type(exc).__name__}: {exc}"
+                )
+                results = [error(name, where, why)]
             seconds = time.monotonic() - start
             return [
                 replace(

@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from harbor_wizard import remote
+from harbor_wizard.connection import NO_ANSWER_SECONDS
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
 POLL = 1.0
+HTTP_TIMEOUT = 3.0
 
 
 def wait_for(probe: Callable[[], str | None], seconds: float, ctx: StepContext) -> str | None:
@@ -29,7 +31,9 @@ def wait_for(probe: Callable[[], str | None], seconds: float, ctx: StepContext) 
     return problem
 
 
-def http_get(address: str, path: str, *, https: bool, timeout: float = 3.0) -> tuple[int, str]:
+def http_get(
+    address: str, path: str, *, https: bool, timeout: float = HTTP_TIMEOUT
+) -> tuple[int, str]:
     """One GET; certificates are not verified: they name the VIP or FQDN, not each node."""
     conn: http.client.HTTPConnection = (
         http.client.HTTPSConnection(
@@ -59,6 +63,8 @@ def node_problem(address: str) -> str | None:
         status, _ = http_get(address, "/api/repositories/top", https=https)
         if status != 200:
             return f"/api/repositories/top answered {status} (the UI cannot reach its DB?)"
+    except TimeoutError:
+        raise  # the caller tells a node still starting from one that went silent
     except (OSError, http.client.HTTPException) as exc:
         return f"{address}: {exc}"
     return None
@@ -84,7 +90,27 @@ class NodeServes(Action):
         self.title = f"answers the LBs' health probe on {address}"
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        problem = wait_for(lambda: node_problem(self.address), self.wait, ctx)
+        """Waits while the node starts (it refuses, or answers wrongly), but not for a
+        node that answers nothing at all for NO_ANSWER_SECONDS: that one went silent."""
+        quiet_since: float | None = None
+
+        def probe() -> str | None:
+            nonlocal quiet_since
+            try:
+                problem = node_problem(self.address)
+            except TimeoutError:
+                now = time.monotonic()
+                quiet_since = quiet_since or now
+                if now - quiet_since + HTTP_TIMEOUT >= NO_ANSWER_SECONDS:
+                    raise StepFailed(
+                        f"{ctx.host} ({self.address}): no answer for {NO_ANSWER_SECONDS} s "
+                        "(the host is down, or a network or firewall change drops its packets)"
+                    ) from None
+                return f"{self.address}: no answer"
+            quiet_since = None
+            return problem
+
+        problem = wait_for(probe, self.wait, ctx)
         if problem is not None:
             raise StepFailed(f"{ctx.host}: {problem}")
         return None
