@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harbor_wizard import __version__
-from harbor_wizard.problems import InvalidInput
+from harbor_wizard.problems import InvalidInput, StateFileError
 from harbor_wizard.redact import redact
 
 if TYPE_CHECKING:
@@ -151,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in error.problems:
             warn(f"  {problem}")
         return EXIT_INVALID
+    except StateFileError as error:
+        warn(f"harbor-wizard: {error}")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         warn("harbor-wizard: interrupted")
         return 130
@@ -175,11 +178,12 @@ def _terminal_prompt() -> Callable[[str], str] | None:
 
 def _run_checks(args: argparse.Namespace) -> tuple[Inputs, bool]:
     """Load the inputs, run every live check, print the table; (inputs, any error)."""
-    from harbor_wizard.checks import CheckOptions, run_all
     from harbor_wizard.inputs import load_inputs
-    from harbor_wizard.views.checks import print_results
 
     inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
+    from harbor_wizard.checks import CheckOptions, run_all  # after: bad input fails fast
+    from harbor_wizard.views.checks import print_results
+
     options = CheckOptions(
         timeout=args.timeout,
         accepted_fingerprints=frozenset(args.accept_host_key),
@@ -196,12 +200,13 @@ def _check(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     """Checksums of the HA files on every node, against each other and the rendered files."""
-    from harbor_wizard.checks import CheckOptions
-    from harbor_wizard.checks.audit import audit
     from harbor_wizard.inputs import load_inputs
-    from harbor_wizard.views.checks import print_results
 
     inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
+    from harbor_wizard.checks import CheckOptions  # after: bad input fails fast
+    from harbor_wizard.checks.audit import audit
+    from harbor_wizard.views.checks import print_results
+
     options = CheckOptions(
         timeout=args.timeout, accepted_fingerprints=frozenset(args.accept_host_key)
     )
@@ -212,15 +217,18 @@ def _audit(args: argparse.Namespace) -> int:
 def _unattended(args: argparse.Namespace) -> int:
     """Validate, plan, check, install, verify: exit 0; 1 naming the failed host and step;
     130 after Ctrl-C and 143 after SIGTERM, once the running steps have ended."""
+    from harbor_wizard.inputs import load_inputs
+
+    inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
+    # Imported after the inputs are read: a bad file is refused before SSH and database
+    # clients load (about 0.7 s).
     from rich.console import Console
 
     from harbor_wizard.checks import CheckOptions
     from harbor_wizard.deploy import Install
     from harbor_wizard.external import instructions as external_lb
-    from harbor_wizard.inputs import load_inputs
     from harbor_wizard.views.unattended import LiveTree, PlainLines, Summary, Tee
 
-    inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
     check_options = CheckOptions(
         timeout=args.timeout,
         accepted_fingerprints=frozenset(args.accept_host_key),

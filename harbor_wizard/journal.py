@@ -18,9 +18,44 @@ from typing import Any
 
 from harbor_wizard.answers.document import atomic_write
 from harbor_wizard.events import Event, Outcome, RunFinished, RunStarted, StepFinished
+from harbor_wizard.problems import StateFileError
 from harbor_wizard.steps.base import Action
 
 DONE = {Outcome.CHANGED.value, Outcome.UNCHANGED.value, Outcome.SKIPPED.value}
+MAX_BYTES = 16 * 2**20
+"""A journal of 100 hosts with 50 steps each is about 1 MiB."""
+
+
+def _unreadable(path: Path, reason: str) -> StateFileError:
+    return StateFileError(
+        f"{path} cannot be read: {reason}. It is harbor-wizard's record of the steps earlier "
+        f"runs finished, not your input: move it aside (`mv {path} {path}.broken`) and run "
+        "again, or run with --from-scratch; every step then looks at its host again and "
+        "leaves what is already in place as it is."
+    )
+
+
+def _well_formed(data: Any) -> bool:
+    """The shape `save` writes: steps {host: {step: {fingerprint, outcome, ...}}}, hosts
+    [str], last {...}."""
+    if not isinstance(data, dict):
+        return False
+    steps, hosts, last = data.get("steps", {}), data.get("hosts", []), data.get("last", {})
+    if not (isinstance(steps, dict) and isinstance(hosts, list) and isinstance(last, dict)):
+        return False
+    if not all(isinstance(host, str) for host in hosts):
+        return False
+    for entries in steps.values():
+        if not isinstance(entries, dict):
+            return False
+        for entry in entries.values():
+            if not isinstance(entry, dict):
+                return False
+            if not isinstance(entry.get("fingerprint"), str):
+                return False
+            if not isinstance(entry.get("outcome"), str):
+                return False
+    return True
 
 
 @dataclass
@@ -37,9 +72,27 @@ class Journal:
 
     @classmethod
     def load(cls, path: Path) -> Journal:
-        if not path.exists():
+        """The journal of earlier runs; StateFileError saying what to do when it is damaged
+        (a crash of the disk, an edit by hand): the run must not guess what was done."""
+        try:
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_BYTES + 1)
+        except FileNotFoundError:
             return cls(path)
-        data = json.loads(path.read_text())
+        except OSError as error:
+            raise _unreadable(path, error.strerror or "cannot be read") from None
+        if len(raw) > MAX_BYTES:
+            raise _unreadable(path, f"it is larger than {MAX_BYTES // 2**20} MiB")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _unreadable(path, "it is not UTF-8 text") from None
+        except json.JSONDecodeError as error:
+            raise _unreadable(path, f"it is not valid JSON at line {error.lineno}") from None
+        except RecursionError:
+            raise _unreadable(path, "it is nested too deep") from None
+        if not _well_formed(data):
+            raise _unreadable(path, "it does not have the journal's shape")
         return cls(path, data.get("steps", {}), data.get("hosts", []), data.get("last", {}))
 
     def save(self) -> None:

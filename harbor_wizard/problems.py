@@ -35,3 +35,8 @@ class InvalidInput(Exception):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class StateFileError(Exception):
+    """A file of the run's own state (the journal) cannot be read: not the operator's input
+    (exit 1, not 2); the message says what to do with it."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 
 MASK = "********"
-_MIN_LENGTH = 3
+MIN_LENGTH = 3
+"""Shorter values are not masked in free text: they would hide ordinary words and numbers
+(and show the secret by where the masks fall); secrets.value_problem refuses them instead."""
 _lock = threading.Lock()
 _values: set[str] = set()
 
@@ -20,7 +22,7 @@ def register(value: str) -> None:
     """Hide `value` (and each long line of a multi-line value) in all later output."""
     parts = {value, *(line.strip() for line in value.splitlines())}
     with _lock:
-        _values.update(p for p in parts if len(p) >= _MIN_LENGTH)
+        _values.update(p for p in parts if len(p) >= MIN_LENGTH)
 
 
 def redact(text: str) -> str:

@@ -21,16 +21,16 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
 
 from harbor_wizard import redact
-from harbor_wizard.answers import SECRET_MARKER, Answers, InvalidInput, Problem
+from harbor_wizard.answers import SECRET_MARKER, Answers, InvalidInput, Problem, bounded
 from harbor_wizard.answers.document import atomic_write, line_of
 
 ENV_PREFIX = "HARBOR_WIZARD_"
@@ -58,6 +58,8 @@ def secret_paths(answers: Answers) -> list[str]:
 
 # --- rules for secret values --------------------------------------------------------------
 
+MIN_LENGTH = redact.MIN_LENGTH
+"""Every accepted secret is long enough for the redaction of free text to hide it."""
 _KEEPALIVED_TOKEN = re.compile(r"^[!-~]{1,8}$")
 _URL_UNSAFE = set("@:/?#%& ")
 
@@ -68,6 +70,11 @@ def value_problem(path: str, value: str) -> str | None:
         return None if value.strip() else "is empty"
     if not value:
         return "is empty"
+    if len(value) < MIN_LENGTH:
+        return (
+            f"must be at least {MIN_LENGTH} characters: shorter values are guessed at once, "
+            "and could not be hidden in output without hiding ordinary words and numbers"
+        )
     if re.search(r"[\x00-\x1f\x7f]", value):
         return "must be one line without control characters (it goes into harbor.cfg)"
     if value != value.strip():
@@ -78,7 +85,7 @@ def value_problem(path: str, value: str) -> str | None:
         not _KEEPALIVED_TOKEN.match(value) or set(value) & set('"#!')
     ):
         return (
-            "must be 1 to 8 printable characters without spaces, '\"', '#' or '!': "
+            "must be at most 8 printable characters, without spaces, '\"', '#' or '!': "
             "VRRP PASS authentication uses only 8, and keepalived -t refuses more"
         )
     if path == "clair_database.password" and set(value) & _URL_UNSAFE:
@@ -93,6 +100,16 @@ def value_problem(path: str, value: str) -> str | None:
 
 # --- sources -------------------------------------------------------------------------------
 
+_NOT_TEXT = (
+    "must be one value, the secret's text: a list, a mapping or a tagged value (!!int, "
+    "!!binary, ...) is refused; secrets are used exactly as written, so remove the tag, "
+    "or write the value in single quotes"
+)
+
+
+def _text_yaml() -> YAML:
+    return bounded.bounded_yaml(YAML(typ="rt"), text_scalars=True)
+
 
 @dataclass
 class SecretsFile:
@@ -104,12 +121,11 @@ class SecretsFile:
 
     @classmethod
     def read(cls, path: Path) -> SecretsFile:
+        """Values exactly as written: every scalar is text (`0123`, `true` and `~` stay
+        those characters); a tagged value, list or mapping is refused at its line. Errors
+        name the line and the kind of problem, never the text (it holds passwords)."""
         source = str(path)
-        try:
-            info = path.stat()
-        except OSError as error:
-            problem = Problem("", f"cannot read: {error.strerror}", None, source)
-            raise InvalidInput([problem]) from None
+        data, info = bounded.read_bytes(path)
         if stat.S_IMODE(info.st_mode) & 0o077:
             raise InvalidInput(
                 [
@@ -124,21 +140,24 @@ class SecretsFile:
             )
         if info.st_uid != os.getuid():
             raise InvalidInput([Problem("", "is owned by another user; refused", None, source)])
-        try:
-            tree = YAML(typ="rt").load(path.read_text(encoding="utf-8")) or CommentedMap()
-        except YAMLError as error:
-            raise InvalidInput([Problem("", f"not valid YAML: {error}", None, source)]) from None
+        text = bounded.decode(data, source)
+        tree = bounded.load(_text_yaml(), text, source)
+        if tree is None:  # empty, or only comments: no values yet
+            tree = CommentedMap()
         if not isinstance(tree, CommentedMap):
             raise InvalidInput([Problem("", "must be a mapping of field path: value", 1, source)])
         values: dict[str, str] = {}
         problems = []
         for key, value in tree.items():
-            if not isinstance(value, str | int):
+            line = line_of(tree, (key,))
+            if not isinstance(key, str):
                 problems.append(
-                    Problem(str(key), "must be a string", line_of(tree, (key,)), source)
+                    Problem("", "keys are field paths, e.g. database.password", line, source)
                 )
-                continue
-            values[str(key)] = str(value)
+            elif not isinstance(value, str):
+                problems.append(Problem(key, _NOT_TEXT, line, source))
+            else:
+                values[key] = value
         if problems:
             raise InvalidInput(problems)
         return cls(path=path, values=values, tree=tree)
@@ -150,11 +169,10 @@ class SecretsFile:
         """Add or replace one value; the file stays 0600 and is replaced atomically."""
         self.tree[key] = value
         self.values[key] = value
-        yaml = YAML(typ="rt")
-        from io import StringIO
-
         stream = StringIO()
-        yaml.dump(self.tree, stream)
+        # The ordinary YAML 1.2 dumper: text that would read as a number, a boolean or null
+        # is written in quotes, so the file means the same to any other YAML reader too.
+        YAML(typ="rt").dump(self.tree, stream)
         header = "# harbor-wizard secrets: keep this file private (mode 0600), never commit it\n"
         text = stream.getvalue() if self.path.exists() else header + stream.getvalue()
         atomic_write(self.path, text, mode=0o600)

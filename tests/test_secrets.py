@@ -12,7 +12,13 @@ import pytest
 from harbor_wizard import redact
 from harbor_wizard.answers import InvalidInput, loads
 from harbor_wizard.cli import main
-from harbor_wizard.secrets import KeyringStore, SecretResolver, env_name, secret_paths
+from harbor_wizard.secrets import (
+    KeyringStore,
+    SecretResolver,
+    SecretsFile,
+    env_name,
+    secret_paths,
+)
 from tests.support.deployment import ANSWERS, SECRETS, render_args, write_deployment, write_secrets
 
 FAIL_BACKEND = "keyring.backends.fail.Keyring"
@@ -180,3 +186,169 @@ def test_keyring_store_refuses_the_failing_backend() -> None:
     store = KeyringStore("x")
     assert not store.available()
     assert "fail" in store.reason.lower()
+
+
+# --- secrets are used exactly as written (no YAML 1.1 / 1.2 coercion) ----------------------
+
+AS_WRITTEN = [
+    "0123",
+    "0x1F",
+    "0o17",
+    "017",
+    "0b101",
+    "true",
+    "True",
+    "yes",
+    "No",
+    "on",
+    "1e3",
+    "12.50",
+    "+12",
+    ".inf",
+    "-.Inf",
+    ".nan",
+    "~",
+    "null",
+    "1_000",
+    "1:20",
+    "2001-12-14",
+    "2001-12-14t21:59:43.10-05:00",
+    "=",
+]
+
+
+@pytest.mark.parametrize("written", AS_WRITTEN)
+@pytest.mark.parametrize("version", ["", "%YAML 1.1\n---\n"])
+def test_secret_is_used_exactly_as_written(written: str, version: str, tmp_path: Path) -> None:
+    secrets = tmp_path / "s.yaml"
+    secrets.write_text(f"{version}database.password: {written}\nclair_database.password:\n")
+    secrets.chmod(0o600)
+    assert SecretsFile.read(secrets).values == {
+        "database.password": written,
+        "clair_database.password": "",  # nothing written: empty (then refused), never None
+    }
+    if len(written) >= 3:
+        resolver = SecretResolver("d", secrets_file=secrets, environ={})
+        found = resolver.resolve(["database.password"], interactive=False)
+        assert found["database.password"].get_secret_value() == written
+
+
+def test_rendered_password_is_the_one_written(tmp_path: Path) -> None:
+    answers, secrets = write_deployment(tmp_path)
+    text = secrets.read_text()
+    secrets.write_text(
+        text.replace('database.password: "db-Secret-91xq"', "database.password: 0123")
+        .replace('harbor.admin_password: "Adm1n-Passw0rd-x7"', "harbor.admin_password: 0x1F")
+        .replace('load_balancer.auth_pass: "vr7pq2ab"', "load_balancer.auth_pass: true")
+    )
+    assert main(render_args(answers, secrets, tmp_path / "out")) == 0
+    cfg = (tmp_path / "out/harbor01/opt/harbor/harbor.cfg").read_text()
+    assert "\ndb_password = 0123\n" in cfg
+    assert "\nharbor_admin_password = 0x1F\n" in cfg
+    conf = (tmp_path / "out/lb01/etc/keepalived/keepalived.conf").read_text()
+    assert "auth_pass true\n" in conf
+    # The generated values were added to the file; the written ones still read the same.
+    again = SecretResolver("d", secrets_file=secrets, environ={})
+    assert again.find("database.password") == "0123"
+    assert again.find("harbor.admin_password") == "0x1F"
+    assert again.find("load_balancer.auth_pass") == "true"
+
+
+def test_environment_values_are_used_as_given() -> None:
+    resolver = SecretResolver("d", environ={"HARBOR_WIZARD_DATABASE_PASSWORD": "0123"})
+    found = resolver.resolve(["database.password"], interactive=False)
+    assert found["database.password"].get_secret_value() == "0123"
+
+
+@pytest.mark.parametrize(
+    ("written", "words"),
+    [
+        ("!!int 0123", "remove the tag"),
+        ("!!binary aGVsbG8=", "remove the tag"),
+        ("[a, b]", "one value"),
+        ("{a: b}", "one value"),
+    ],
+)
+def test_secret_that_is_not_text_is_refused_with_its_line(
+    written: str, words: str, tmp_path: Path
+) -> None:
+    secrets = tmp_path / "s.yaml"
+    secrets.write_text(f"# secrets\ndatabase.password: {written}\n")
+    secrets.chmod(0o600)
+    with pytest.raises(InvalidInput) as caught:
+        SecretResolver("d", secrets_file=secrets, environ={})
+    problem = caught.value.problems[0]
+    assert (problem.source, problem.line, problem.path) == (str(secrets), 2, "database.password")
+    assert words in problem.message
+
+
+# --- no secret in any message --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        (
+            'harbor.admin_password: "Adm1n-Passw0rd-x7"\ndatabase.password: db-Secret-91xq\n'
+            "database.password: db-Secret-91xq-other\n",
+            3,
+            "duplicate key",
+        ),
+        (
+            'harbor.admin_password: "Adm1n-Passw0rd-x7\ndatabase.password: db-Secret-91xq\n',
+            1,
+            "quote is not closed",
+        ),
+        (
+            "harbor.admin_password: 'Adm1n-Passw0rd-x7\ndatabase.password: db-Secret-91xq\n",
+            1,
+            "quote is not closed",
+        ),
+        (
+            "harbor.admin_password: Adm1n-Passw0rd-x7\n\tdatabase.password: db-Secret-91xq\n",
+            2,
+            "tab",
+        ),
+        (
+            'harbor.admin_password: "Adm1n-Passw0rd-x7\\q"\n',
+            1,
+            "single quotes",
+        ),
+    ],
+    ids=["duplicate key", "unclosed double quote", "unclosed single quote", "tab", "escape"],
+)
+def test_secrets_file_errors_name_file_line_and_kind_never_the_text(
+    text: str, line: int, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers, secrets = write_deployment(tmp_path)
+    secrets.write_text(text)
+    assert main(render_args(answers, secrets, tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert f"{secrets}:{line}: " in err
+    assert words in err
+    for secret in ("Adm1n", "Passw0rd", "db-Secret", "91xq", "other"):
+        assert secret not in err
+
+
+def test_numeric_password_in_the_answers_file_is_not_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = ANSWERS.replace(
+        "  user: root\n  password: <secret>", "  user: root\n  password: 987654321"
+    )
+    assert "987654321" in text
+    answers, secrets = write_deployment(tmp_path, text)
+    assert main(render_args(answers, secrets, tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert "987654321" not in err
+    assert f"{answers}:33: database.password: secret values never go into the answers file" in err
+
+
+@pytest.mark.parametrize("value", ["a", "ab"])
+def test_one_or_two_character_secrets_are_refused(value: str) -> None:
+    """They could not be masked in free text without masking ordinary words and numbers."""
+    resolver = SecretResolver("d", environ={"HARBOR_WIZARD_LOAD_BALANCER_AUTH_PASS": value})
+    with pytest.raises(InvalidInput) as caught:
+        resolver.resolve(["load_balancer.auth_pass"], interactive=False)
+    assert "at least 3 characters" in str(caught.value)
+    assert f" {value} " not in str(caught.value)

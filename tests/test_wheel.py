@@ -77,3 +77,41 @@ def test_wheel_installs_screens_and_templates_inside_the_package(installed: Path
         "print('ok')\n"
     )
     assert run(python, "-c", probe, cwd=installed).stdout.strip() == "ok"
+
+
+@pytest.mark.slow
+def test_installed_command_on_hostile_input(installed: Path, tmp_path: Path) -> None:
+    """Issue 12's input cases, from the installed wheel: bad files end with exit 2 and a
+    message naming file and line; secrets are used as written and never printed."""
+    from tests.answers.test_bad_files import arguments, assert_operator_message
+
+    def command(args: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(installed / "harbor-wizard"), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+
+    for number, case in enumerate(
+        ["alias bomb (answers)", "utf-16 (answers)", "NUL byte (secrets)",
+         "nesting 5000 deep (secrets)", "5000-digit integer (answers)",
+         "secrets naming a directory", "empty answers"]
+    ):  # fmt: skip
+        args, bad = arguments(tmp_path / str(number), case, "install")
+        result = command(args)
+        assert result.returncode == 2, (case, result.stderr)
+        assert_operator_message(result.stderr, case, bad)
+    answers, secrets = write_deployment(tmp_path / "as-written")
+    written = secrets.read_text().replace('"db-Secret-91xq"', "0123")
+    secrets.write_text(written)
+    assert command(render_args(answers, secrets, tmp_path / "out")).returncode == 0
+    cfg = (tmp_path / "out/harbor01/opt/harbor/harbor.cfg").read_text()
+    assert "\ndb_password = 0123\n" in cfg
+    secrets.write_text('harbor.admin_password: "Adm1n-Passw0rd-x7\ndatabase.password: 0123\n')
+    result = command(render_args(answers, secrets, tmp_path / "again"))
+    assert result.returncode == 2
+    assert f"{secrets}:1: (top level): a quote is not closed" in result.stderr
+    assert "Adm1n" not in result.stderr

@@ -13,16 +13,18 @@ import json
 import os
 import re
 import tempfile
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
+from harbor_wizard.answers import bounded
 from harbor_wizard.answers.model import SUPPORTED_VERSION, Answers
+from harbor_wizard.answers.types import SecretRef, secret_ref
 from harbor_wizard.problems import InvalidInput, Problem
 
 SCHEMA_FILE = "harbor-wizard.schema.json"
@@ -40,7 +42,7 @@ def dotted(loc: Loc) -> str:
 
 def _yaml(indent: tuple[int, int, int] = (2, 4, 2)) -> YAML:
     mapping, sequence, offset = indent
-    yaml = YAML(typ="rt")
+    yaml = bounded.bounded_yaml(YAML(typ="rt"))
     yaml.preserve_quotes = True
     yaml.width = 4096
     yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
@@ -131,6 +133,30 @@ _OWN_MESSAGES = frozenset(
 )
 
 
+_SECRET_IN_FILE = (
+    "secret values never go into the answers file: write '<secret>' here and give the "
+    "value with --secrets FILE, an environment variable or the keyring"
+)
+
+
+def _is_secret_field(loc: Loc) -> bool:
+    """Whether `loc` names a `<secret>` field of the model: what is written there is
+    never repeated in a message, whatever its type (a numeric password is a password)."""
+    model: type[BaseModel] | None = Answers
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return False
+        field = model.model_fields[part]
+        args = typing.get_args(field.annotation)
+        if any(getattr(m, "func", None) is secret_ref for m in field.metadata) or SecretRef in args:
+            return True
+        candidates = [field.annotation, *args]
+        model = next(
+            (a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
+    return False
+
+
 def problems_from(error: ValidationError, root: Any, source: str | None) -> list[Problem]:
     problems: dict[tuple[str, str], Problem] = {}
     for item in error.errors(include_url=False):
@@ -138,6 +164,8 @@ def problems_from(error: ValidationError, root: Any, source: str | None) -> list
         message = _HINTS.get(item["type"], item["msg"])
         if item["type"] == "literal_error" and loc == ("version",):
             message = f"must be {SUPPORTED_VERSION}"
+        elif _is_secret_field(loc) and item["type"] != "missing":
+            message = _SECRET_IN_FILE
         elif item["type"] not in _OWN_MESSAGES and isinstance(item.get("input"), _SCALARS):
             message = f"{message} (got {item['input']!r})"
         problem = Problem(dotted(loc), message, line_of(root, loc), source)
@@ -212,16 +240,22 @@ def atomic_write(path: Path, text: str, mode: int) -> None:
 
 
 def parse(text: str, source: str | None = None) -> tuple[CommentedMap, tuple[int, int, int]]:
-    """YAML text to a round-trip tree, with the file's own indentation."""
+    """YAML text to a round-trip tree, with the file's own indentation (within the bounds
+    of `bounded`: size, aliases, depth; errors by kind and line, never quoting the text)."""
     indent = guess_indent(text)
-    try:
-        tree = _yaml(indent).load(text)
-    except MarkedYAMLError as error:
-        mark = error.problem_mark
-        line = mark.line + 1 if mark is not None else None
+    tree = bounded.load(_yaml(indent), text, source)
+    if tree is None:
         raise InvalidInput(
-            [Problem("", f"not valid YAML: {error.problem}", line, source)]
-        ) from None
+            [
+                Problem(
+                    "",
+                    "is empty: write the deployment's answers in it (README, 'The answers "
+                    "file'), or run `harbor-wizard` to create one",
+                    None,
+                    source,
+                )
+            ]
+        )
     if not isinstance(tree, CommentedMap):
         raise InvalidInput(
             [Problem("", "the answers file must be a YAML mapping (key: value)", 1, source)]
@@ -256,13 +290,9 @@ def loads(text: str, source: str | None = None, path: Path | None = None) -> Ans
 
 
 def read_text(path: Path) -> str:
-    """The file's text, or InvalidInput naming the file and why it cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InvalidInput(
-            [Problem("", f"cannot read: {error.strerror}", None, str(path))]
-        ) from None
+    """The file's text (UTF-8, at most `bounded.MAX_BYTES`), or InvalidInput naming the
+    file and why it cannot be read."""
+    return bounded.read_text(path)
 
 
 def load(path: Path) -> AnswersDocument:
