@@ -7,8 +7,15 @@ timestamps and no random values: generated values come in as stored artefacts.
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import errno
+import os
+import re
+import secrets as random
 import shlex
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -16,15 +23,30 @@ from typing import Any
 import jinja2
 from pydantic import SecretStr
 
-from harbor_wizard.answers import Answers
+from harbor_wizard.answers import Answers, InvalidInput, Problem
 from harbor_wizard.artefacts import SharedArtefacts
 from harbor_wizard.certs import TlsMaterial
+from harbor_wizard.redact import MASK, redact
 
 HARBOR_DIR = PurePosixPath("/opt/harbor")
 """Where the offline installer is unpacked on every node (the guide's ~/harbor)."""
 CERT_DIR = PurePosixPath("/data/cert")
 SSL_CERT = CERT_DIR / "server.crt"
 SSL_KEY = CERT_DIR / "server.key"
+
+HARBOR_CFG_SECRET_KEYS = frozenset(
+    {
+        "harbor_admin_password",
+        "db_password",
+        "clair_db_password",
+        "registry_storage_provider_config",  # may hold storage credentials
+        # Upstream placeholders in our file, but a host's hand-edited copy may hold real ones.
+        "email_password",
+        "ldap_search_pwd",
+        "uaa_clientsecret",
+    }
+)
+KEEPALIVED_SECRET_KEYS = frozenset({"auth_pass"})
 
 
 @dataclass(frozen=True)
@@ -39,10 +61,71 @@ class RenderedFile:
     """Holds a secret: never shown in a diff or a log."""
     guarded: bool = False
     """Never replaced when the host holds a different one: data depends on it."""
+    secret_keys: frozenset[str] = frozenset()
+    """Keys (in this file's syntax) whose values are secret: harbor.cfg's ``db_password``,
+    keepalived's ``auth_pass``. A diff masks their lines on both sides, whatever value the
+    host holds; a secret file without such keys (a private key) is never shown at all."""
 
     @property
     def relative(self) -> str:
         return str(self.path).lstrip("/")
+
+    def diff(self, current: str, host: str) -> str:
+        """A unified diff from the host's copy to this file, secrets masked by field (and
+        known values by `redact`); a masked value that differs ends in ``(changed)``."""
+        if self.secret and not self.secret_keys:
+            return "(content not shown: it is a key)"
+        old, old_values = mask_lines(current, self.secret_keys)
+        new, new_values = mask_lines(self.content, self.secret_keys)
+        seen: dict[str, list[str]] = {}
+        for key, value, _ in old_values:
+            seen.setdefault(key, []).append(value)
+        count: dict[str, int] = {}
+        for key, value, index in new_values:
+            nth = count[key] = count.get(key, -1) + 1
+            before = seen.get(key, [])
+            if nth < len(before) and before[nth] != value:
+                new[index] = new[index].replace(MASK, f"{MASK} (changed)", 1)
+        name = str(self.path)
+        return redact("".join(difflib.unified_diff(old, new, f"{host}:{name}", f"planned:{name}")))
+
+
+def mask_lines(text: str, keys: Iterable[str]) -> tuple[list[str], list[tuple[str, str, int]]]:
+    """`text`'s lines with the value after each of `keys` masked, wherever on a line the key
+    stands (``auth_pass X`` inside ``authentication { ... }`` too), case-insensitively
+    (harbor.cfg's parser lowercases keys); and (key, value, line index) of each.
+
+    A masked value continues on the lines below indented deeper than its own (harbor.cfg's
+    parser reads those as the same value), across blank lines and comments."""
+    lines = text.splitlines(keepends=True)
+    wanted = sorted(keys, key=len, reverse=True)
+    if not wanted:
+        return lines, []
+    pattern = re.compile(
+        r"(?i)(?<![\w.-])(" + "|".join(re.escape(k) for k in wanted) + r")(?![\w.-])"
+        r"([ \t]*[=:]?[ \t]*)(.*?)(\r?\n?)$"
+    )
+    found: list[tuple[str, str, int]] = []
+    indent: int | None = None
+    for index, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        if indent is not None and found:
+            if not body.strip() or body.startswith(("#", ";")):
+                continue
+            depth = len(body) - len(body.lstrip())
+            if depth > indent:
+                key, value, at = found[-1]
+                found[-1] = (key, f"{value}\n{body.strip()}", at)
+                lines[index] = body[:depth] + MASK + line[len(body) :]
+                continue
+            indent = None
+        match = pattern.search(line)
+        if match is None:
+            continue
+        found.append((match.group(1).lower(), match.group(3), index))
+        lines[index] = line[: match.start(3)] + MASK + match.group(4)
+        indent = len(body) - len(body.lstrip())
+    return lines, found
 
 
 def _cfg(value: object) -> str:
@@ -134,6 +217,7 @@ def _load_balancer_files(
         ("keepalived.conf.j2", "/etc/keepalived/keepalived.conf", 0o600, True),
         ("sysctl.conf.j2", "/etc/sysctl.d/90-harbor-wizard.conf", 0o644, False),
     ]
+    keys = {"/etc/keepalived/keepalived.conf": KEEPALIVED_SECRET_KEYS}
     if lb.mode == "lvs-dr":
         wanted.append(("check.sh.j2", "/usr/local/bin/check.sh", 0o755, False))
     else:
@@ -143,7 +227,16 @@ def _load_balancer_files(
         ctx = {**common, "lb": node}
         for template, path, mode, secret in wanted:
             content = env.get_template(template).render(ctx)
-            files.append(RenderedFile(node.name, PurePosixPath(path), content, mode, secret=secret))
+            files.append(
+                RenderedFile(
+                    node.name,
+                    PurePosixPath(path),
+                    content,
+                    mode,
+                    secret=secret,
+                    secret_keys=keys.get(path, frozenset()),
+                )
+            )
     return files
 
 
@@ -191,6 +284,7 @@ def _node_files(
             env.get_template("harbor.cfg.j2").render(ctx),
             0o600,
             secret=True,
+            secret_keys=HARBOR_CFG_SECRET_KEYS,
         ),
         RenderedFile(host, ha / "private_key.pem", artefacts.token_private_key, 0o600, secret=True),
         RenderedFile(host, ha / "root.crt", artefacts.token_certificate, 0o644),
@@ -221,12 +315,87 @@ def _node_files(
 
 
 def write_tree(files: list[RenderedFile], out: Path) -> list[Path]:
-    """``out/<host>/<path on that host>`` for review, with each file's mode."""
+    """``out/<host>/<path on that host>`` for review, with each file's mode.
+
+    Why descriptors: the folder may be shared, and a symlink planted at a path this writes
+    would redirect a root-owned write anywhere. Below `out` (the operator's own path),
+    every folder is opened without following links, and refused if it is one; every file is
+    created 0600 under a new name, given its mode, then renamed over the path (a link there
+    is replaced, never followed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    root = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     written = []
-    for rendered in files:
-        target = out / rendered.host / rendered.relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(rendered.content, encoding="utf-8")
-        target.chmod(rendered.mode)
-        written.append(target)
+    try:
+        for rendered in files:
+            parts = [rendered.host, *PurePosixPath(rendered.relative).parts]
+            if any(part in ("", ".", "..") for part in parts):
+                raise ValueError(f"unsafe path {rendered.path} reached write_tree")
+            fd = root
+            try:
+                for depth, name in enumerate(parts[:-1], start=1):
+                    below = _open_folder(fd, name, out.joinpath(*parts[:depth]))
+                    if fd != root:
+                        os.close(fd)
+                    fd = below
+                _write_file(fd, parts[-1], rendered, out.joinpath(*parts))
+            finally:
+                if fd != root:
+                    os.close(fd)
+            written.append(out.joinpath(*parts))
+    finally:
+        os.close(root)
     return written
+
+
+def _refused(path: Path, message: str) -> InvalidInput:
+    return InvalidInput([Problem("--out", message, None, str(path))])
+
+
+def _in_the_way(parent: int, name: str, path: Path, wanted: str) -> InvalidInput:
+    kind = stat.S_IFMT(os.lstat(name, dir_fd=parent).st_mode)
+    if kind == stat.S_IFLNK:
+        return _refused(
+            path,
+            "is a symbolic link that harbor-wizard did not make; refused (it could point "
+            "anywhere): remove it, or render into a new folder",
+        )
+    return _refused(path, f"is in the way: {wanted} goes there; move it, or use a new folder")
+
+
+def _open_folder(parent: int, name: str, path: Path) -> int:
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(name, 0o777, dir_fd=parent)
+    try:
+        return os.open(
+            name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent
+        )
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise _in_the_way(parent, name, path, "a folder") from None
+        raise
+
+
+def _write_file(folder: int, name: str, rendered: RenderedFile, path: Path) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    while True:
+        temp = f".{name}.{random.token_hex(6)}.tmp"
+        try:
+            fd = os.open(temp, flags, 0o600, dir_fd=folder)
+            break
+        except FileExistsError:
+            continue
+    try:
+        try:
+            data = memoryview(rendered.content.encode())
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fchmod(fd, rendered.mode)
+        finally:
+            os.close(fd)
+        try:
+            os.replace(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except IsADirectoryError:
+            raise _in_the_way(folder, name, path, "a file") from None
+    except BaseException:
+        os.unlink(temp, dir_fd=folder)
+        raise

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from pathlib import PurePosixPath
 
 from harbor_wizard import remote
-from harbor_wizard.redact import redact
 from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
@@ -51,19 +49,16 @@ class PutFile(Action):
         return None
 
     def _diff(self, ctx: StepContext, current: str | None) -> str:
-        """A dry run's diff, secrets masked; keys are not shown at all (all mask). The
-        host's copy (`current` None) is read only here: a real run has no use for it."""
+        """A dry run's diff, secrets masked by field on both sides (the host's current
+        passwords too), keys not shown at all: see `RenderedFile.diff`. The host's copy
+        (`current` None) is read only here: a real run has no use for it."""
         if not ctx.dry_run:
             return ""
-        if self.rendered.secret and self.rendered.path.suffix not in (".cfg", ".conf"):
-            return "(content not shown: a key)"
+        if self.rendered.secret and not self.rendered.secret_keys:
+            return self.rendered.diff("", ctx.host)
         if current is None:
             current = remote.read_file(ctx.ssh, self.rendered.path)
-        old = (current or "").splitlines(keepends=True)
-        new = self.rendered.content.splitlines(keepends=True)
-        name = str(self.rendered.path)
-        diff = "".join(difflib.unified_diff(old, new, f"{ctx.host}:{name}", f"planned:{name}"))
-        return redact(diff)
+        return self.rendered.diff(current or "", ctx.host)
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         r = self.rendered

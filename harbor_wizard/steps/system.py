@@ -113,7 +113,8 @@ class Service(Action):
         if not out.ok:
             raise _fail(ctx, f"systemctl {verb} {self.name}", out)
         digest = self._digest(ctx)
-        write = remote.write_file(ctx.ssh, self.marker, f"{digest}\n".encode(), mode=0o644)
+        # 0600: the digest of a config holding auth_pass (8 characters) invites guessing.
+        write = remote.write_file(ctx.ssh, self.marker, f"{digest}\n".encode(), mode=0o600)
         if not write.ok:
             raise _fail(ctx, f"recording {self.marker}", write)
         return f"{self.name} {verb}ed" if verb != "start" else f"{self.name} enabled and started"
