@@ -61,7 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--from-scratch",
         action="store_true",
-        help="ignore the journal of earlier runs (every step looks at its host again)",
+        help="ignore the journal of earlier runs (every step looks at its host again) and "
+        "run install.sh on every node again",
+    )
+    parser.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="remove the lock of an earlier run on the first load balancer (or node) when "
+        "you know that run is gone; a run alive on this machine still refuses",
     )
     parser.add_argument(
         "--lb-wait",
@@ -240,6 +247,7 @@ def _unattended(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         from_scratch=args.from_scratch,
         lb_wait=args.lb_wait,
+        break_lock=args.break_lock,
     )
     say(install.plan.describe())
     summary = Summary()

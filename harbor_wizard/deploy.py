@@ -28,12 +28,16 @@ class Install:
     check_options: CheckOptions = field(default_factory=CheckOptions)
     dry_run: bool = False
     from_scratch: bool = False
-    """Ignore the journal: every step looks at its host again (still idempotent)."""
+    """Ignore the journal: every step looks at its host again, install.sh runs again."""
     lb_wait: float = EXTERNAL_LB_WAIT
     """External LB mode: seconds to wait for the VIP to answer through it."""
+    break_lock: bool = False
+    """Remove the host lock of a run the operator knows is gone (`--break-lock`)."""
 
     def __post_init__(self) -> None:
-        self.plan: Plan = build_plan(self.inputs, self.check_options, lb_wait=self.lb_wait)
+        self.plan: Plan = build_plan(
+            self.inputs, self.check_options, lb_wait=self.lb_wait, reinstall=self.from_scratch
+        )
         self.state: Path = state_dir(self.inputs.answers.name)
         journal_path = self.state / "journal.json"
         self.journal = Journal(journal_path) if self.from_scratch else Journal.load(journal_path)
@@ -55,6 +59,7 @@ class Install:
             lock_dir=self.state,
             journal=self.journal,
             resume=not self.from_scratch,
+            break_lock=self.break_lock,
         )
         self._runner = Runner(self.plan, self.inputs, Tee(self.journal, log, sink), options)
         try:

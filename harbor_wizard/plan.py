@@ -18,6 +18,7 @@ from harbor_wizard.steps.base import Action
 from harbor_wizard.steps.database import LoadSchema
 from harbor_wizard.steps.distribute import DistributeInstaller
 from harbor_wizard.steps.files import PutFile
+from harbor_wizard.steps.guard import KeepsSecretKey
 from harbor_wizard.steps.harbor import RunInstall, UnpackInstaller
 from harbor_wizard.steps.preflight import Preflight
 from harbor_wizard.steps.system import Directory, NatRules, Packages, Service, Sysctl
@@ -74,7 +75,9 @@ def build_plan(
     check_options: CheckOptions | None = None,
     *,
     lb_wait: float = EXTERNAL_LB_WAIT,
+    reinstall: bool = False,
 ) -> Plan:
+    """The plan; `reinstall` (``--from-scratch``) runs install.sh on every node again."""
     answers = inputs.answers
     files = inputs.render()
     installer = installer_path(inputs.document)
@@ -91,7 +94,7 @@ def build_plan(
     if answers.load_balancer.mode != "external":
         phases.append(Phase("load balancers", tuple(_lb_plan(inputs, files))))
     nodes = [
-        _node_plan(inputs, files, installer, node.name, str(node.address))
+        _node_plan(inputs, files, installer, node.name, str(node.address), reinstall)
         for node in answers.harbor_nodes
     ]
     phases.append(Phase("harbor nodes", tuple(nodes)))
@@ -130,11 +133,18 @@ def _lb_plan(inputs: Inputs, files: list[RenderedFile]) -> list[HostPlan]:
 
 
 def _node_plan(
-    inputs: Inputs, files: list[RenderedFile], installer: Path, host: str, address: str
+    inputs: Inputs,
+    files: list[RenderedFile],
+    installer: Path,
+    host: str,
+    address: str,
+    reinstall: bool = False,
 ) -> HostPlan:
     answers = inputs.answers
     mine = _files_of(files, host)
-    steps: list[Action] = [UnpackInstaller(installer)]
+    # The guard first: a node holding another secretkey stops before anything on it changes.
+    steps: list[Action] = [KeepsSecretKey(f) for f in mine.values() if f.guarded]
+    steps.append(UnpackInstaller(installer))
     steps += [
         Directory(PurePosixPath("/data"), "root:root", 0o755),
         Directory(PurePosixPath("/data/registry"), HARBOR_UID, 0o755),
@@ -147,7 +157,9 @@ def _node_plan(
         ]
     harbor_files = [f for p, f in mine.items() if p.is_relative_to(HARBOR_DIR)]
     steps += [PutFile(f) for f in harbor_files]
-    steps.append(RunInstall(installer, harbor_files, answers.harbor.with_clair))
+    steps.append(
+        RunInstall(installer, harbor_files, answers.harbor.with_clair, address, force=reinstall)
+    )
     rules = mine.get(PurePosixPath("/etc/harbor-wizard/vip-redirect.rules"))
     if rules is not None:
         steps.append(PutFile(rules))

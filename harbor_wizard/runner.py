@@ -42,7 +42,9 @@ from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 LOCK_RELEASE_SECONDS = 2.0
 """How long releasing the host lock may take at the end of a run (also after an abort)."""
 
-VERIFYING = ("Preflight", "NodeServes", "VipServes", "HoldsVip", "ExternalLbServes")
+VERIFYING = (
+    "Preflight", "KeepsSecretKey", "NodeServes", "VipServes", "HoldsVip", "ExternalLbServes"
+)  # fmt: skip
 """Steps that prove rather than change: they pass or fail, and dry runs skip the proofs
 that need an installed deployment."""
 
@@ -60,6 +62,9 @@ class RunOptions:
     """Records each finished step's inputs (the journal is also an event sink)."""
     resume: bool = True
     """Skip steps the journal has done with the same inputs when the host still matches."""
+    break_lock: bool = False
+    """Remove the host lock whoever holds it (`--break-lock`: the operator knows it is
+    stale); a holder alive on this machine still refuses."""
 
 
 @dataclass
@@ -165,8 +170,10 @@ class Runner:
                 connection = self._connection(host)
                 assert connection is not None
                 host_lock = HostLock(host, connection, self.plan.deployment)
-                host_lock.acquire()
+                note = host_lock.acquire(break_lock=self.options.break_lock)
                 locks.append(host_lock)
+                if note:  # a stale lock taken over, or broken: the operator reads why
+                    self.emit(OutputLine(host=host, step="lock", text=redact(note)))
         except (Locked, StepFailed) as exc:
             self._lock_problem = str(exc)
             return False

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from harbor_wizard import remote
 from harbor_wizard.render import HARBOR_DIR, RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
+from harbor_wizard.steps.verify import HTTP_TIMEOUT, node_problem
 
 UPLOAD_DIR = PurePosixPath("/opt/harbor-wizard")
 UNPACKED_MARK = HARBOR_DIR / ".harbor-wizard-installer"
@@ -70,11 +71,26 @@ class UnpackInstaller(Action):
 
 class RunInstall(Action):
     """`install.sh --ha [--with-clair]`, with prepare's shared-storage question answered
-    and no `host` variable in its environment (install.sh would rewrite the hostname)."""
+    and no `host` variable in its environment (install.sh would rewrite the hostname).
 
-    def __init__(self, local: Path, inputs: list[RenderedFile], with_clair: bool) -> None:
+    Runs when its inputs changed since the last install, when the node's Harbor does not
+    answer the LBs' health probe on its own address although the mark says installed
+    (its containers are gone or stopped: install.sh brings them back), or always when
+    `force` (``--from-scratch``)."""
+
+    def __init__(
+        self,
+        local: Path,
+        inputs: list[RenderedFile],
+        with_clair: bool,
+        address: str,
+        *,
+        force: bool = False,
+    ) -> None:
         self.local = local
         self.inputs = inputs
+        self.address = address
+        self.force = force
         self.flags = ["--ha", "--with-clair"] if with_clair else ["--ha"]
         self.step_id = "install.sh"
         self.title = "./install.sh " + " ".join(self.flags)
@@ -88,11 +104,19 @@ class RunInstall(Action):
 
     def inspect(self, ctx: StepContext) -> Change | None:
         mark = remote.read_file(ctx.ssh, INSTALLED_MARK)
-        if (mark or "").strip() == self.fingerprint():
-            return None
-        return Change(
-            "never installed" if mark is None else "inputs changed since the last install"
-        )
+        if (mark or "").strip() != self.fingerprint():
+            return Change(
+                "never installed" if mark is None else "inputs changed since the last install"
+            )
+        if self.force:
+            return Change("installed; --from-scratch runs install.sh again")
+        try:
+            problem = node_problem(self.address)
+        except TimeoutError:
+            problem = f"{self.address}: no answer within {HTTP_TIMEOUT:.0f} s"
+        if problem is not None:
+            return Change(f"installed, but Harbor does not answer: {problem}")
+        return None
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         out = remote.run(
