@@ -1,0 +1,271 @@
+"""Offline: whose host lock may be taken over, the secretkey guard, and when install.sh
+runs again (the lab tests are in tests/install/test_locks_lab.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from harbor_wizard import lock, remote
+from harbor_wizard.inputs import Inputs, load_inputs
+from harbor_wizard.plan import Plan, build_plan
+from harbor_wizard.steps import harbor
+from harbor_wizard.steps.base import StepContext, StepFailed
+from harbor_wizard.steps.files import PutFile
+from harbor_wizard.steps.guard import DATA_SECRETKEY, KeepsSecretKey
+from harbor_wizard.steps.harbor import RunInstall
+from tests.support.deployment import write_deployment
+
+# -- whose lock is stale ---------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_holder_of_this_machine_whose_process_is_gone_is_gone() -> None:
+    mine = lock._owner()
+    verdict, reason = lock.judge({**mine, "pid": dead_pid()})
+    assert verdict == lock.GONE
+    assert "no longer exists" in reason
+
+
+def test_a_reused_pid_is_not_the_holder() -> None:
+    """The pid exists (it is ours) but started at another time: another process."""
+    mine = lock._owner()
+    verdict, reason = lock.judge({**mine, "started": "1"})
+    assert verdict == lock.GONE
+    assert "another process" in reason
+
+
+def test_a_restart_of_this_machine_ends_every_holder() -> None:
+    assert lock.judge({**lock._owner(), "boot": "another-boot"})[0] == lock.GONE
+
+
+def test_a_live_holder_on_this_machine_is_alive() -> None:
+    assert lock.judge(lock._owner()) == (lock.ALIVE, f"pid {os.getpid()}")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"operator": "other-workstation"},  # another machine: its processes are not ours to see
+        {"machine": "0" * 32},  # same name, another machine
+        {"started": None},  # an older record: the pid alone proves nothing
+        {"pid": "1"},
+    ],
+)
+def test_what_cannot_be_proven_gone_is_not_taken_over(change: dict[str, object]) -> None:
+    assert lock.judge({**lock._owner(), **change})[0] == lock.UNKNOWN
+
+
+def test_an_unreadable_owner_is_unknown() -> None:
+    assert lock.judge({})[0] == lock.UNKNOWN
+
+
+def test_the_owner_record_names_the_process_by_pid_and_start_time() -> None:
+    mine = lock._owner()
+    assert mine["pid"] == os.getpid()
+    assert mine["started"] == lock.process_start(os.getpid())
+    assert mine["started"] is not None
+    assert lock.process_start(dead_pid()) is None
+
+
+def test_the_holder_is_described_with_machine_pid_and_start() -> None:
+    text = lock._describe({"operator": "ws7", "pid": 42, "since": 0})
+    assert text == "ws7 (pid 42, since 1970-01-01 00:00:00 UTC)"
+    assert "unknown time" in lock._describe({"operator": "ws7", "pid": 42, "since": "x"})
+
+
+# -- the plan: the guard first, install.sh forced by --from-scratch ---------------------
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Inputs:
+    answers, secrets = write_deployment(tmp_path_factory.mktemp("deployment"))
+    (answers.parent / "harbor-offline-installer-v1.4.0.tgz").write_bytes(b"a stand-in")
+    return load_inputs(answers, secrets)
+
+
+def node_steps(plan: Plan, host: str) -> list[object]:
+    phase = next(p for p in plan.phases if p.name == "harbor nodes")
+    return list(next(h for h in phase.hosts if h.host == host).steps)
+
+
+def test_every_node_starts_with_the_secretkey_guard(inputs: Inputs) -> None:
+    plan = build_plan(inputs)
+    for node in inputs.answers.harbor_nodes:
+        steps = node_steps(plan, node.name)
+        assert isinstance(steps[0], KeepsSecretKey)
+        assert set(steps[0].paths) == {DATA_SECRETKEY, PurePosixPath("/opt/harbor/ha/secretkey")}
+        assert not any(isinstance(s, KeepsSecretKey) for s in steps[1:])
+        files = [s for s in steps if isinstance(s, PutFile)]
+        assert any(f.rendered.guarded for f in files)
+
+
+def test_from_scratch_forces_install_sh(inputs: Inputs) -> None:
+    def installs(plan: Plan) -> list[RunInstall]:
+        return [
+            s
+            for node in inputs.answers.harbor_nodes
+            for s in node_steps(plan, node.name)
+            if isinstance(s, RunInstall)
+        ]
+
+    assert [s.force for s in installs(build_plan(inputs))] == [False] * 3
+    assert [s.force for s in installs(build_plan(inputs, reinstall=True))] == [True] * 3
+    assert [s.address for s in installs(build_plan(inputs))] == [
+        str(n.address) for n in inputs.answers.harbor_nodes
+    ]
+
+
+# -- the guard on a node -----------------------------------------------------------------
+
+
+def guard_on(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch, held: dict[str, bytes]
+) -> tuple[KeepsSecretKey, StepContext]:
+    guard = node_steps(build_plan(inputs), "harbor02")[0]
+    assert isinstance(guard, KeepsSecretKey)
+
+    def file_state(connection: object, path: PurePosixPath) -> remote.FileState:
+        data = held.get(str(path))
+        digest = None if data is None else remote.sha256(data)
+        return remote.FileState(digest, 0o600 if data else None, "root", "root")
+
+    monkeypatch.setattr(remote, "file_state", file_state)
+    return guard, StepContext(host="harbor02", inputs=inputs, connection=object())  # type: ignore[arg-type]
+
+
+def test_the_guard_passes_a_new_node_and_the_deployments_key(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guard, ctx = guard_on(inputs, monkeypatch, {})
+    assert guard.inspect(ctx) is None
+    assert "no secretkey yet" in ctx.facts["checks"]
+    key = guard.rendered.content.encode()
+    guard, ctx = guard_on(
+        inputs, monkeypatch, {"/data/secretkey": key, "/opt/harbor/ha/secretkey": key}
+    )
+    assert guard.inspect(ctx) is None
+    assert ctx.facts["checks"] == "the deployment's secretkey"
+
+
+def test_the_guard_stops_at_another_key_in_data(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/data/secretkey is what Harbor uses: the old guard looked at ha/secretkey only."""
+    key = guard_on(inputs, monkeypatch, {})[0].rendered.content.encode()
+    guard, ctx = guard_on(
+        inputs,
+        monkeypatch,
+        {"/data/secretkey": b"0123456789abcdef", "/opt/harbor/ha/secretkey": key},
+    )
+    with pytest.raises(StepFailed) as failed:
+        guard.inspect(ctx)
+    message = str(failed.value)
+    assert message.startswith("harbor02: /data/secretkey hold(s) another secretkey")
+    assert "nothing on harbor02 was changed" in message
+    assert "restore the deployment's generated values" in message
+    assert "harbor02:/data/secretkey into generated.secretkey" in message
+    assert "0123456789abcdef" not in message
+
+
+def test_the_guard_stops_at_another_key_in_ha(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guard, ctx = guard_on(inputs, monkeypatch, {"/opt/harbor/ha/secretkey": b"x" * 16})
+    with pytest.raises(StepFailed, match="/opt/harbor/ha/secretkey hold"):
+        guard.inspect(ctx)
+
+
+# -- install.sh again when the node does not answer ---------------------------------------
+
+
+def install_on(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch, problem: str | None, *, force: bool = False
+) -> tuple[RunInstall, StepContext]:
+    step = next(
+        s
+        for s in node_steps(build_plan(inputs, reinstall=force), "harbor02")
+        if isinstance(s, RunInstall)
+    )
+    monkeypatch.setattr(remote, "read_file", lambda c, p: step.fingerprint() + "\n")
+    probed: list[str] = []
+
+    def node_problem(address: str) -> str | None:
+        probed.append(address)
+        return problem
+
+    monkeypatch.setattr(harbor, "node_problem", node_problem)
+    return step, StepContext(host="harbor02", inputs=inputs, connection=object())  # type: ignore[arg-type]
+
+
+def test_an_installed_node_that_answers_is_left_alone(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step, ctx = install_on(inputs, monkeypatch, None)
+    assert step.inspect(ctx) is None
+
+
+def test_an_installed_node_that_does_not_answer_is_installed_again(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step, ctx = install_on(inputs, monkeypatch, "198.51.100.22: [Errno 111] Connection refused")
+    change = step.inspect(ctx)
+    assert change is not None
+    assert change.summary == (
+        "installed, but Harbor does not answer: 198.51.100.22: [Errno 111] Connection refused"
+    )
+
+
+def test_a_silent_port_counts_as_not_answering(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step, ctx = install_on(inputs, monkeypatch, None)
+
+    def silent(address: str) -> str | None:
+        raise TimeoutError
+
+    monkeypatch.setattr(harbor, "node_problem", silent)
+    change = step.inspect(ctx)
+    assert change is not None
+    assert "no answer within" in change.summary
+
+
+def test_from_scratch_runs_install_sh_on_an_installed_node(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step, ctx = install_on(inputs, monkeypatch, None, force=True)
+    change = step.inspect(ctx)
+    assert change is not None
+    assert "--from-scratch" in change.summary
+
+
+def test_the_cli_passes_break_lock_and_from_scratch_to_the_run(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from harbor_wizard.cli import _parser
+    from harbor_wizard.deploy import Install
+
+    args = _parser().parse_args(["--answers", "a.yaml", "--break-lock", "--from-scratch"])
+    assert args.break_lock
+    assert args.from_scratch
+    monkeypatch.setenv("HARBOR_WIZARD_STATE_DIR", str(tmp_path))
+    install = Install(inputs, break_lock=True, from_scratch=True)
+    seen = {}
+
+    def run(self: object) -> object:
+        seen["options"] = self.options  # type: ignore[attr-defined]
+        raise SystemExit
+
+    monkeypatch.setattr("harbor_wizard.deploy.Runner.run", run)
+    with pytest.raises(SystemExit):
+        install.run(lambda event: None)
+    assert seen["options"].break_lock is True
+    assert seen["options"].resume is False
