@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -28,7 +29,9 @@ ARTEFACTS = SharedArtefacts("-----KEY-----\n", "-----CERT-----\n", "0123456789ab
 
 
 @pytest.fixture(autouse=True)
-def fresh_redaction() -> None:
+def fresh_redaction() -> Iterator[None]:
+    redact.forget_all()
+    yield
     redact.forget_all()
 
 
