@@ -279,17 +279,13 @@ def _unattended(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-ABORT_GRACE_SECONDS = 2.5
-"""After a second Ctrl-C or SIGTERM, the longest the run may take to end by itself."""
-
-
 def _stop_on_signals(install: Install) -> list[str]:
     """Ctrl-C or SIGTERM: start no new step, let running ones end, then stop cleanly.
 
     A second signal stops at once: the connections close, so the hosts end the commands
     they ran for us; if something still holds on (a database call), the process exits
-    after ABORT_GRACE_SECONDS anyway. The journal is written after every step, and a host
-    lock left by a gone process is taken over by the next run from this machine."""
+    after deploy.ABORT_GRACE_SECONDS anyway. The journal is written after every step, and
+    a host lock left by a gone process is taken over by the next run from this machine."""
     stopped_by: list[str] = []
 
     def handler(signum: int, frame: object) -> None:
@@ -316,6 +312,8 @@ def _stop_code(stopped_by: list[str]) -> int:
 
 
 def _exit_unless_done(install: Install, code: int) -> None:
+    from harbor_wizard.deploy import ABORT_GRACE_SECONDS
+
     time.sleep(ABORT_GRACE_SECONDS)
     warn(
         f"harbor-wizard: stopped at once after {install.last_completed()}. Run the same "

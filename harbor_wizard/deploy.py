@@ -21,6 +21,9 @@ from harbor_wizard.statedir import state_dir
 from harbor_wizard.views.jsonlog import JsonLog
 from harbor_wizard.views.unattended import Tee
 
+ABORT_GRACE_SECONDS = 2.5
+"""After `abort`, the longest a view waits for the run to end by itself before leaving."""
+
 
 @dataclass
 class Install:

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from harbor_wizard.deploy import ABORT_GRACE_SECONDS
 from harbor_wizard.views.ascii_tree import AsciiTree
 from harbor_wizard.views.live import in_daemon_thread
 from harbor_wizard.views.progress import Progress, StepState
@@ -40,7 +41,8 @@ class InstallScreen(Screen[None]):
         self.running = False
         self.result: Any = None
         self.log_path: Any = None
-        self.exit_after = False
+        self.exit_after: int | None = None
+        """Set when quitting (or SIGTERM) during the run: the exit status once it stops."""
 
     @property
     def wizard(self) -> Any:
@@ -90,8 +92,8 @@ class InstallScreen(Screen[None]):
             self.result = await in_daemon_thread(lambda: install.run(sink))
         finally:
             self.running = False
-        if self.exit_after:
-            self.wizard.exit(1)
+        if self.exit_after is not None:
+            self._leave(self.exit_after)
             return
         self.wizard.run_result = (self.result, self.progress, self.log_path)
         if self.result.ok:
@@ -157,10 +159,29 @@ class InstallScreen(Screen[None]):
             self.install.cancel()
             self._status("Aborting: waiting for the running steps to finish ...")
 
-    def stop_and_exit(self) -> None:
-        """Quit asked during the run: stop it as safely as abort, then leave."""
-        self.exit_after = True
+    def stop_and_exit(self, code: int) -> None:
+        """Quit or SIGTERM during the run: stop it as the unattended Ctrl-C does, then
+        leave with `code`; asked again, stop at once (the hosts end our commands)."""
+        if self.exit_after is not None:
+            self._status("Stopping now ...")
+            self.install.abort()
+            self.set_timer(ABORT_GRACE_SECONDS, lambda: self._leave(self.exit_after or code))
+            return
+        self.exit_after = code
+        self.wizard.stopping = True
         self.abort()
+
+    def _leave(self, code: int) -> None:
+        """Exit once, saying after which step the run stopped and how to resume it."""
+        if self.wizard.farewell:
+            return
+        path = self.wizard.saved.path
+        self.wizard.farewell = (
+            f"harbor-wizard: the install stopped after {self.install.last_completed()}. To "
+            f"resume: harbor-wizard --answers {path} (or harbor-wizard --edit {path}); "
+            "steps already done are skipped."
+        )
+        self.wizard.exit(return_code=code)
 
     def action_done(self) -> None:
         if self.result is not None and self.result.ok:

@@ -21,6 +21,10 @@ from textual.screen import Screen
 
 from harbor_wizard.views.live import DEBOUNCE, Probes
 
+EXIT_INTERRUPTED = 130
+"""Quit during an install (as Ctrl-C in the unattended mode)."""
+EXIT_SIGTERM = 143
+
 FORMS = (
     "topology",
     "load_balancers",
@@ -85,13 +89,18 @@ class WizardApp(App[int]):
         """The runner's result and the verification outcomes, for the done screen."""
         self.busy: Callable[[], bool] = lambda: False
         """Set by the install screen: quitting then asks first."""
-        self.stop_run: Callable[[], None] = lambda: None
-        """Set by the install screen: cancel the run, then exit once it has stopped."""
+        self.stop_run: Callable[[int], None] = lambda code: None
+        """Set by the install screen: cancel the run (a second call: stop it at once), then
+        exit with `code` once it has stopped."""
+        self.stopping = False
+        """Set by the install screen once a stop was asked: asking again stops at once."""
+        self.farewell = ""
+        """Printed on stderr after the app has left the screen (how to resume a run)."""
 
     def on_mount(self) -> None:
         # Not in the main thread (some tests): there is no terminal to restore there.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.exit)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._terminated)
         if self.ascii_only:
             self.add_class("-ascii")
         self.push_screen(self.make(self.first))
@@ -99,6 +108,14 @@ class WizardApp(App[int]):
     def on_unmount(self) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+
+    def _terminated(self) -> None:
+        """SIGTERM: during an install, stop it as the unattended mode does (a second
+        SIGTERM stops it at once), then exit 143; otherwise leave at once."""
+        if self.busy():
+            self.stop_run(EXIT_SIGTERM)
+        else:
+            self.exit(return_code=EXIT_SIGTERM)
 
     def make(self, name: str) -> Screen[Any]:
         module = importlib.import_module(f"harbor_wizard.screens.{name}")
@@ -145,10 +162,13 @@ class WizardApp(App[int]):
             self.push_screen(self.make("help"))
 
     async def action_quit(self) -> None:
+        if self.busy() and self.stopping:
+            self.stop_run(EXIT_INTERRUPTED)  # asked twice: stop at once
+            return
         if self.busy():
             self.confirm(
-                "The install is running. Abort it (running steps finish) and quit?",
-                lambda yes: self.stop_run() if yes else None,
+                "The install is running. Stop it (running steps finish) and quit?",
+                lambda yes: self.stop_run(EXIT_INTERRUPTED) if yes else None,
             )
             return
         self.exit(0)

@@ -47,6 +47,8 @@ def run_tui(edit: Path | None = None, *, ascii_only: bool = False) -> int:
     app = WizardApp(draft, ascii_only=ascii_wanted(ascii_only))
     result = app.run(mouse=False)
     sys.stdout.flush()
+    if app.farewell:
+        print(app.farewell, file=sys.stderr)
     if isinstance(result, int):
         return result
     return app.return_code or 0
