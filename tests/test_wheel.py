@@ -115,3 +115,16 @@ def test_installed_command_on_hostile_input(installed: Path, tmp_path: Path) -> 
     assert result.returncode == 2
     assert f"{secrets}:1: (top level): a quote is not closed" in result.stderr
     assert "Adm1n" not in result.stderr
+    hostile = tmp_path / "hostile"
+    answers, secrets = write_deployment(hostile)
+    installer = "harbor-offline-installer-v1.4.0$(touch pwned).tgz"
+    (hostile / installer).write_bytes(b"not an installer")
+    text = answers.read_text().replace(
+        "./harbor-offline-installer-v1.4.0.tgz", f"'./{installer}'"
+    )
+    answers.write_text(text)
+    result = command(["check", "--answers", str(answers), "--secrets", str(secrets)])
+    assert result.returncode == 2, result.stderr
+    line = text[: text.index(installer)].count("\n") + 1
+    assert f"{answers}:{line}: harbor.installer: the installer's file name" in result.stderr
+    assert not list(tmp_path.rglob("pwned"))

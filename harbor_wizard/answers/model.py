@@ -27,6 +27,7 @@ from harbor_wizard.answers.types import (
     SECRET_MARKER,
     Address,
     DnsName,
+    InstallerPath,
     Interface,
     LocalPath,
     Name,
@@ -79,7 +80,7 @@ class HarborSettings(StrictModel):
             description="Harbor release of the offline installer: the 1.4.x profile.",
         ),
     ] = "1.4.0"
-    installer: LocalPath = Field(
+    installer: InstallerPath = Field(
         description="The Harbor offline installer .tgz on the operator's machine."
     )
     hostname: DnsName = Field(

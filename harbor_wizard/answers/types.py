@@ -123,6 +123,24 @@ def local_path(value: str) -> str:
     return value
 
 
+_INSTALLER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
+
+
+def installer_file(value: str) -> str:
+    """The installer's file name becomes a path on every node: only a safe set of
+    characters, whatever the quoting downstream (a name is never code, nor a surprise)."""
+    local_path(value)
+    name = value.rstrip("/").rsplit("/", 1)[-1]
+    if not _INSTALLER_NAME.match(name):
+        raise _fail(
+            "installer_name",
+            "the installer's file name may only hold letters, digits and '.', '-', '_', '+' "
+            "(it becomes a path on every node): rename the file, e.g. to "
+            "harbor-offline-installer-v1.4.0.tgz",
+        )
+    return value
+
+
 def secret_ref(value: str) -> str:
     if value != SECRET_MARKER:
         raise _fail(
@@ -146,6 +164,14 @@ LocalPath = Annotated[
     str,
     AfterValidator(local_path),
     Field(description="A path on the operator's machine; relative to the answers file."),
+]
+InstallerPath = Annotated[
+    str,
+    AfterValidator(installer_file),
+    Field(
+        description="The offline installer .tgz on the operator's machine; relative to the "
+        "answers file. Its file name: letters, digits, '.', '-', '_', '+'."
+    ),
 ]
 SafeText = Annotated[str, AfterValidator(single_line)]
 Port = Annotated[int, Field(ge=1, le=65535)]

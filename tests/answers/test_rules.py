@@ -46,7 +46,24 @@ def removed(block: str) -> str:
     return ANSWERS.replace(block, "")
 
 
+_INSTALLER = "  installer: ./harbor-offline-installer-v1.4.0.tgz\n"
+HOSTILE_INSTALLERS = {
+    "installer name with $()": "'./harbor-offline-installer-v1.4.0$(touch x).tgz'",
+    "installer name with a quote": '"./harbor-offline-installer-v1.4.0\'; reboot; \'.tgz"',
+    "installer name with a backtick": "'./harbor-`id`.tgz'",
+    "installer name with a space": "'./harbor offline installer.tgz'",
+    "installer name with a semicolon": "'./harbor;id.tgz'",
+    "installer name non-ASCII": "./harbor-instalator-wersja-ż.tgz",
+    "installer name with a newline": '"./harbor-\\ninstaller.tgz"',
+    "installer name starting with a dash": "./-rf.tgz",
+}
+
+
 CASES = {
+    **{
+        case: Bad(_INSTALLER, f"  installer: {value}\n", "harbor.installer")
+        for case, value in HOSTILE_INSTALLERS.items()
+    },
     "unknown key": Bad("  port: 3306\n", "  port: 3306\n  colour: red\n", "database.colour"),
     "newer version": Bad("version: 1\n", "version: 2\n", "version"),
     "vip is a node": Bad(
