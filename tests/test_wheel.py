@@ -119,9 +119,7 @@ def test_installed_command_on_hostile_input(installed: Path, tmp_path: Path) -> 
     answers, secrets = write_deployment(hostile)
     installer = "harbor-offline-installer-v1.4.0$(touch pwned).tgz"
     (hostile / installer).write_bytes(b"not an installer")
-    text = answers.read_text().replace(
-        "./harbor-offline-installer-v1.4.0.tgz", f"'./{installer}'"
-    )
+    text = answers.read_text().replace("./harbor-offline-installer-v1.4.0.tgz", f"'./{installer}'")
     answers.write_text(text)
     result = command(["check", "--answers", str(answers), "--secrets", str(secrets)])
     assert result.returncode == 2, result.stderr

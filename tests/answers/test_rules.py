@@ -49,7 +49,7 @@ def removed(block: str) -> str:
 _INSTALLER = "  installer: ./harbor-offline-installer-v1.4.0.tgz\n"
 HOSTILE_INSTALLERS = {
     "installer name with $()": "'./harbor-offline-installer-v1.4.0$(touch x).tgz'",
-    "installer name with a quote": '"./harbor-offline-installer-v1.4.0\'; reboot; \'.tgz"',
+    "installer name with a quote": "\"./harbor-offline-installer-v1.4.0'; reboot; '.tgz\"",
     "installer name with a backtick": "'./harbor-`id`.tgz'",
     "installer name with a space": "'./harbor offline installer.tgz'",
     "installer name with a semicolon": "'./harbor;id.tgz'",
