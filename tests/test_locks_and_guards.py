@@ -169,7 +169,7 @@ def test_the_guard_stops_at_another_key_in_data(
     with pytest.raises(StepFailed) as failed:
         guard.inspect(ctx)
     message = str(failed.value)
-    assert message.startswith("harbor02: /data/secretkey hold(s) another secretkey")
+    assert message.startswith("harbor02: /data/secretkey holds another secretkey")
     assert "nothing on harbor02 was changed" in message
     assert "restore the deployment's generated values" in message
     assert "harbor02:/data/secretkey into generated.secretkey" in message

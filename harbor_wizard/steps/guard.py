@@ -10,15 +10,13 @@ the node's plan starts by comparing both, and stops before anything on it change
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from harbor_wizard import remote
 from harbor_wizard.artefacts import SECRETKEY
+from harbor_wizard.checks.audit import DATA_SECRETKEY
 from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
-DATA_SECRETKEY = PurePosixPath("/data/secretkey")
-"""prepare's copy (secretkey_path = /data in our harbor.cfg): the key Harbor uses."""
+__all__ = ["DATA_SECRETKEY", "KeepsSecretKey"]
 
 
 class KeepsSecretKey(Action):
@@ -41,7 +39,8 @@ class KeepsSecretKey(Action):
                     differ.append(path)
         if differ:
             raise StepFailed(
-                f"{ctx.host}: {' and '.join(map(str, differ))} hold(s) another secretkey than "
+                f"{ctx.host}: {' and '.join(map(str, differ))} "
+                f"{'hold' if len(differ) > 1 else 'holds'} another secretkey than "
                 f"this deployment's ({SECRETKEY}). Harbor encrypts the passwords it stored "
                 "with it: replacing it would leave them unreadable, so nothing on "
                 f"{ctx.host} was changed. Either restore the deployment's generated values "

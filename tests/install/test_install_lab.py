@@ -171,7 +171,8 @@ def test_a_different_secretkey_is_never_written_over_the_nodes_one(
     before = snapshot(fresh)
     assert install(answers, other) == 1
     err = capsys.readouterr()
-    assert "/opt/harbor/ha/secretkey holds another value than this deployment's" in err.out
+    refused = "/data/secretkey and /opt/harbor/ha/secretkey hold another secretkey than"
+    assert refused in err.out
     assert snapshot(fresh) == before
 
 

@@ -140,7 +140,7 @@ def test_another_secretkey_in_data_stops_before_the_node_changes(
     finally:
         key.write_bytes(deployments)
     captured = capsys.readouterr()
-    assert "harbor02 guard:secretkey: failed - harbor02: /data/secretkey hold(s)" in captured.out
+    assert "guard:secretkey: failed - harbor02: /data/secretkey holds another" in captured.out
     assert "restore the deployment's generated values" in captured.out
     assert "harbor02/guard:secretkey" in captured.err
     assert after == before
