@@ -9,6 +9,7 @@ nothing about how events are shown.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -129,9 +130,9 @@ class Runner:
                 if not self._run_phase(phase, result):
                     break
         finally:
-            self._close()
             for lock in reversed(locks):
                 self._release(lock)
+            self._close()
         result.seconds = time.monotonic() - start
         if result.ok:
             result.message = "dry run: nothing was changed" if self.options.dry_run else "done"
@@ -139,16 +140,19 @@ class Runner:
         return result
 
     def _release(self, lock: OperatorLock | HostLock) -> None:
-        """Release a lock; the host lock over a fresh, short-lived connection (the run's
-        own may be closed by an abort). A lock left behind names its holder, and a later
-        run from this machine takes it over once this process is gone."""
+        """Release a lock; the host lock over the run's connection, or a fresh, short-lived
+        one when an abort (or the host) closed it. A lock left behind names its holder, and
+        a later run from this machine takes it over once this process is gone."""
         if isinstance(lock, OperatorLock):
             lock.release()
             return
-        target = self._targets[lock.host]
         try:
-            with connect(target, timeout=LOCK_RELEASE_SECONDS) as connection:
-                lock.release(connection)
+            if lock.connection.is_connected:
+                with contextlib.suppress(ConnectionLost):
+                    lock.release()
+                    return
+            with connect(self._targets[lock.host], timeout=LOCK_RELEASE_SECONDS) as fresh:
+                lock.release(fresh)
         except Exception as exc:  # the run is ending anyway: say it, do not mask its result
             self.emit(
                 OutputLine(
