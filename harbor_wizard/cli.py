@@ -298,9 +298,9 @@ def _stop_on_signals(install: Install) -> list[str]:
             return
         stopped_by.append(signal.Signals(signum).name)
         warn("harbor-wizard: stopping now")
-        install.abort()
         code = _stop_code(stopped_by)
         threading.Thread(target=_exit_unless_done, args=(install, code), daemon=True).start()
+        install.abort()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
@@ -315,6 +315,9 @@ def _exit_unless_done(install: Install, code: int) -> None:
     from harbor_wizard.deploy import ABORT_GRACE_SECONDS
 
     time.sleep(ABORT_GRACE_SECONDS)
+    if sys.stdout.isatty():
+        sys.stdout.write("\x1b[?25h\n")  # the live tree hid the cursor
+        sys.stdout.flush()
     warn(
         f"harbor-wizard: stopped at once after {install.last_completed()}. Run the same "
         "command again to resume: steps already done are skipped."

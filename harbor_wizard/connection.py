@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 CONNECT_TIMEOUT = 8.0
+SILENT = "the host is down, or a network or firewall change drops its packets"
+"""What "no answer" means, said once for every message that reports it."""
 KEEPALIVE_SECONDS = 5
 """An SSH keepalive after this much quiet, so that there is always data awaiting an ACK."""
 USER_TIMEOUT_SECONDS = 15

@@ -23,7 +23,7 @@ when a call site built its own shell text.
 
 from __future__ import annotations
 
-import contextlib
+import codecs
 import hashlib
 import shlex
 import shutil
@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 import paramiko
 from fabric import Connection
 
-from harbor_wizard.connection import NO_ANSWER_SECONDS
+from harbor_wizard.connection import NO_ANSWER_SECONDS, SILENT
 from harbor_wizard.redact import redact
 
 COMMAND_TIMEOUT = 120.0
@@ -84,10 +84,7 @@ def connection_lost(connection: Connection) -> ConnectionLost:
     """Why `connection` no longer works, in the operator's words."""
     transport = connection.client.get_transport()
     if transport is not None and getattr(transport.sock, "silent", False):
-        reason = (
-            f"no answer for {NO_ANSWER_SECONDS} s (the host is down, or a network or "
-            "firewall change drops its packets)"
-        )
+        reason = f"no answer for {NO_ANSWER_SECONDS} s ({SILENT})"
         return ConnectionLost(connection.host, reason, silent=True)
     cause = transport.get_exception() if transport is not None else None
     if cause is None or isinstance(cause, EOFError):
@@ -138,19 +135,24 @@ class _Lines:
         self.on_line = on_line
         self.data = bytearray()
         self._partial = ""
+        # A character split between two chunks must not become U+FFFD: a secret with
+        # such a character would then escape `redact`.
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
 
     def feed(self, chunk: bytes) -> None:
         self.data += chunk
         if self.on_line is None:
             return
-        text = self._partial + chunk.decode("utf-8", "replace")
+        text = self._partial + self._decoder.decode(chunk)
         *lines, self._partial = text.split("\n")
         for line in lines:
             self.on_line(redact(line.rstrip("\r")))
 
     def close(self) -> str:
-        if self.on_line is not None and self._partial:
-            self.on_line(redact(self._partial))
+        if self.on_line is not None:
+            self._partial += self._decoder.decode(b"", final=True)
+            if self._partial:
+                self.on_line(redact(self._partial))
             self._partial = ""
         return self.data.decode("utf-8", "replace")
 
@@ -187,7 +189,7 @@ class Running:
         ]
         for reader in self._readers:
             reader.start()
-        self._heartbeat_at = 0.0
+        threading.Thread(target=self._heartbeat, daemon=True).start()
 
     @staticmethod
     def _pump(recv: Callable[[int], bytes], lines: _Lines) -> None:
@@ -200,12 +202,16 @@ class Running:
                 return
             lines.feed(chunk)
 
-    def _beat(self) -> None:
-        now = time.monotonic()
-        if now >= self._heartbeat_at:
-            self._heartbeat_at = now + HEARTBEAT_SECONDS
-            with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
-                self.channel.send(b".")  # failing: the channel is closing, wait() sees why
+    def _heartbeat(self) -> None:
+        """Tell the host's watchdog we are here, for as long as the command runs, whether
+        or not anyone waits for it (a server started with `start`)."""
+        channel = self.channel
+        while not channel.status_event.is_set():
+            try:
+                channel.send(b".")
+            except (OSError, EOFError, paramiko.SSHException):
+                return  # the channel is closing: wait() sees why
+            channel.status_event.wait(HEARTBEAT_SECONDS)
 
     @property
     def done(self) -> bool:
@@ -227,8 +233,7 @@ class Running:
                 self._out.close()
                 stderr = self._err.close()[-500:]
                 return Output(124, "", f"timed out after {timeout:.0f} s: {stderr}")
-            self._beat()
-            channel.status_event.wait(min(0.5, left))
+            channel.status_event.wait(left)
         self._join()
         transport = self.connection.client.get_transport()
         if channel.exit_status == -1 and (transport is None or not transport.is_active()):
@@ -310,7 +315,7 @@ set -e
 chown -- "$5:$6" "$2"
 chmod -- "$4" "$2"
 [ -z "$7" ] || sh -c "$7" validate "$2"
-mv -f -- "$2" "$3"
+mv -fT -- "$2" "$3"
 """
 
 
@@ -373,16 +378,11 @@ def _upload(connection: Connection, target: PurePosixPath, content: bytes | Path
             else:
                 handle.write(content)
     except (OSError, EOFError, paramiko.SSHException) as exc:
-        lost = connection_lost(connection) if not _active(connection) else None
-        if lost is not None:
-            raise lost from None
+        transport = connection.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise connection_lost(connection) from None
         if isinstance(exc, TimeoutError):  # the SFTP channel's own limit
             raise ConnectionLost(
-                connection.host, f"no answer for {NO_ANSWER_SECONDS} s", silent=True
+                connection.host, f"no answer for {NO_ANSWER_SECONDS} s ({SILENT})", silent=True
             ) from None
         raise
-
-
-def _active(connection: Connection) -> bool:
-    transport = connection.client.get_transport()
-    return transport is not None and transport.is_active()

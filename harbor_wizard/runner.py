@@ -19,7 +19,7 @@ from pathlib import Path
 import paramiko
 from fabric import Connection
 
-from harbor_wizard.connection import SshTarget, connect, targets
+from harbor_wizard.connection import SILENT, SshTarget, connect, targets
 from harbor_wizard.events import (
     Event,
     EventSink,
@@ -103,7 +103,8 @@ class Runner:
         them (each host then ends their process groups); steps end as cancelled."""
         self._cancel.set()
         self._abort.set()
-        self._close()
+        # Not here: a signal handler may call this while this thread holds self._lock.
+        threading.Thread(target=self._close, daemon=True).start()
 
     @property
     def cancelled(self) -> bool:
@@ -375,7 +376,7 @@ class Runner:
             where = f"{host} ({target.address}:{target.port})"
             raise StepFailed(
                 f"{where}: no answer for {self.options.connect_timeout:.0f} s when connecting "
-                "over SSH (the host is down, or a network or firewall change drops its packets)"
+                f"over SSH ({SILENT})"
             ) from None
         except Exception as exc:  # refused, host key: say which host
             where = f"{host} ({target.address}:{target.port})"

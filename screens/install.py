@@ -164,6 +164,7 @@ class InstallScreen(Screen[None]):
         leave with `code`; asked again, stop at once (the hosts end our commands)."""
         if self.exit_after is not None:
             self._status("Stopping now ...")
+            self.wizard.aborted = True
             self.install.abort()
             self.set_timer(ABORT_GRACE_SECONDS, lambda: self._leave(self.exit_after or code))
             return

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
 from harbor_wizard.answers import InvalidInput
+from harbor_wizard.problems import StateFileError
 from harbor_wizard.redact import redact
 from harbor_wizard.views.saving import Saved, replay_command, save, secret_places
 
@@ -121,6 +122,13 @@ class ReviewScreen(Screen[None]):
             return
         except OSError as error:
             self.app.call_from_thread(self._paint_status, f"error: cannot save: {error}")
+            return
+        except StateFileError as error:  # e.g. a damaged journal: it says what to do
+            self.app.call_from_thread(self._paint_status, f"error: {error}")
+            return
+        except Exception as error:  # never leave "Saving ..." on screen for good
+            message = redact(f"error: saving or planning failed: {type(error).__name__}: {error}")
+            self.app.call_from_thread(self._paint_status, message)
             return
         self.app.call_from_thread(self._paint_saved, saved)
 

@@ -4,6 +4,7 @@ runs again (the lab tests are in tests/install/test_locks_lab.py)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path, PurePosixPath
 
@@ -185,66 +186,18 @@ def test_the_guard_stops_at_another_key_in_ha(
 
 
 # -- install.sh again when the node does not answer ---------------------------------------
+# (the decision on real nodes: tests/install/test_locks_lab.py)
 
 
-def install_on(
-    inputs: Inputs, monkeypatch: pytest.MonkeyPatch, problem: str | None, *, force: bool = False
-) -> tuple[RunInstall, StepContext]:
-    step = next(
-        s
-        for s in node_steps(build_plan(inputs, reinstall=force), "harbor02")
-        if isinstance(s, RunInstall)
-    )
-    monkeypatch.setattr(remote, "read_file", lambda c, p: step.fingerprint() + "\n")
-    probed: list[str] = []
-
-    def node_problem(address: str) -> str | None:
-        probed.append(address)
-        return problem
-
-    monkeypatch.setattr(harbor, "node_problem", node_problem)
-    return step, StepContext(host="harbor02", inputs=inputs, connection=object())  # type: ignore[arg-type]
-
-
-def test_an_installed_node_that_answers_is_left_alone(
-    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    step, ctx = install_on(inputs, monkeypatch, None)
-    assert step.inspect(ctx) is None
-
-
-def test_an_installed_node_that_does_not_answer_is_installed_again(
-    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    step, ctx = install_on(inputs, monkeypatch, "198.51.100.22: [Errno 111] Connection refused")
-    change = step.inspect(ctx)
-    assert change is not None
-    assert change.summary == (
-        "installed, but Harbor does not answer: 198.51.100.22: [Errno 111] Connection refused"
-    )
-
-
-def test_a_silent_port_counts_as_not_answering(
-    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    step, ctx = install_on(inputs, monkeypatch, None)
-
-    def silent(address: str) -> str | None:
-        raise TimeoutError
-
-    monkeypatch.setattr(harbor, "node_problem", silent)
-    change = step.inspect(ctx)
-    assert change is not None
-    assert "no answer within" in change.summary
-
-
-def test_from_scratch_runs_install_sh_on_an_installed_node(
-    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    step, ctx = install_on(inputs, monkeypatch, None, force=True)
-    change = step.inspect(ctx)
-    assert change is not None
-    assert "--from-scratch" in change.summary
+def test_only_a_refused_port_means_a_stopped_harbor() -> None:
+    """A refused port: nothing runs there, install.sh brings it back. A listening one (even
+    answering errors) is no reason to restart the node."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        assert not harbor._refused("127.0.0.1", port)
+    assert harbor._refused("127.0.0.1", port)
 
 
 def test_the_cli_passes_break_lock_and_from_scratch_to_the_run(

@@ -22,7 +22,9 @@ FETCH_TIMEOUT = 1800.0
 
 # Python 2.7 (prepare's requirement) or 3: serve one file, at one unguessable path, on one
 # address. The token and the port (the kernel's choice) are printed on the first line, so
-# neither is on any command line; any other path gets 404, never a listing.
+# neither is on the seed's command line; any other path gets 404, never a listing. (The
+# fetching nodes' curl shows the URL for the seconds it runs: the installer is no secret,
+# the token only keeps other machines on the network from reading or scanning the share.)
 _SERVER = """
 import binascii, os, sys
 try:
@@ -66,7 +68,7 @@ tmp=$(mktemp -- "$2.harbor-wizard-tmp-XXXXXXXX") || exit 1
 trap 'rm -f -- "$tmp"' EXIT
 { curl -fsS --connect-timeout 5 -o "$tmp" -- "$1" || wget -q -T 5 -O "$tmp" -- "$1"; } &&
 [ "$(sha256sum < "$tmp" | cut -d" " -f1)" = "$3" ] &&
-chmod 644 "$tmp" && mv -f -- "$tmp" "$2"
+chmod 644 "$tmp" && mv -fT -- "$tmp" "$2"
 """
 SERVER_START_SECONDS = 10.0
 

@@ -9,13 +9,14 @@ so it runs again only when something it reads changed: the installer, harbor.cfg
 from __future__ import annotations
 
 import hashlib
+import socket
 from functools import cache
 from pathlib import Path, PurePosixPath
 
 from harbor_wizard import remote
 from harbor_wizard.render import HARBOR_DIR, RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
-from harbor_wizard.steps.verify import HTTP_TIMEOUT, node_problem
+from harbor_wizard.steps.verify import HTTP_TIMEOUT
 
 UPLOAD_DIR = PurePosixPath("/opt/harbor-wizard")
 UNPACKED_MARK = HARBOR_DIR / ".harbor-wizard-installer"
@@ -30,6 +31,17 @@ def local_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1024 * 1024), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _refused(address: str, port: int) -> bool:
+    """Whether the node actively refuses `port`: up, but that service is not running."""
+    try:
+        with socket.create_connection((address, port), timeout=HTTP_TIMEOUT):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:  # silent or filtered: cannot tell, and not install.sh's to fix
+        return False
 
 
 def remote_installer(local: Path) -> PurePosixPath:
@@ -73,10 +85,11 @@ class RunInstall(Action):
     """`install.sh --ha [--with-clair]`, with prepare's shared-storage question answered
     and no `host` variable in its environment (install.sh would rewrite the hostname).
 
-    Runs when its inputs changed since the last install, when the node's Harbor does not
-    answer the LBs' health probe on its own address although the mark says installed
-    (its containers are gone or stopped: install.sh brings them back), or always when
-    `force` (``--from-scratch``)."""
+    Runs when its inputs changed since the last install, when nothing listens on the
+    node's port 80 although the mark says installed (its containers are gone or stopped:
+    install.sh brings them back), or always when `force` (``--from-scratch``). A node that
+    answers with an error (its database unreachable, say) or not at all is no reason:
+    install.sh would restart it for nothing, and verification reports it."""
 
     def __init__(
         self,
@@ -110,12 +123,8 @@ class RunInstall(Action):
             )
         if self.force:
             return Change("installed; --from-scratch runs install.sh again")
-        try:
-            problem = node_problem(self.address)
-        except TimeoutError:
-            problem = f"{self.address}: no answer within {HTTP_TIMEOUT:.0f} s"
-        if problem is not None:
-            return Change(f"installed, but Harbor does not answer: {problem}")
+        if _refused(self.address, 80):
+            return Change(f"installed, but nothing listens on {self.address}:80 (stopped)")
         return None
 
     def apply(self, ctx: StepContext, change: Change) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from harbor_wizard import remote
-from harbor_wizard.connection import NO_ANSWER_SECONDS
+from harbor_wizard.connection import NO_ANSWER_SECONDS, SILENT
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
 POLL = 1.0
@@ -104,7 +104,7 @@ class NodeServes(Action):
                 if now - quiet_since + HTTP_TIMEOUT >= NO_ANSWER_SECONDS:
                     raise StepFailed(
                         f"{ctx.host} ({self.address}): no answer for {NO_ANSWER_SECONDS} s "
-                        "(the host is down, or a network or firewall change drops its packets)"
+                        f"({SILENT})"
                     ) from None
                 return f"{self.address}: no answer"
             quiet_since = None

@@ -94,6 +94,9 @@ class WizardApp(App[int]):
         exit with `code` once it has stopped."""
         self.stopping = False
         """Set by the install screen once a stop was asked: asking again stops at once."""
+        self.aborted = False
+        """Set by the install screen when a stop was asked twice: the process then exits
+        as soon as the terminal is restored, whatever a step is still doing."""
         self.farewell = ""
         """Printed on stderr after the app has left the screen (how to resume a run)."""
 

@@ -49,6 +49,9 @@ def run_tui(edit: Path | None = None, *, ascii_only: bool = False) -> int:
     sys.stdout.flush()
     if app.farewell:
         print(app.farewell, file=sys.stderr)
+    if app.aborted:  # a step may still hang in a database call: do not wait for it
+        sys.stderr.flush()
+        os._exit(app.return_code or 0)
     if isinstance(result, int):
         return result
     return app.return_code or 0

@@ -195,11 +195,11 @@ def test_a_node_that_stopped_answering_is_installed_again(
     capsys.readouterr()
     assert install(*deployment, "--dry-run") == 0
     out = capsys.readouterr().out
-    assert "harbor02 install.sh: changed - would change: installed, but Harbor does not" in out
+    assert "harbor02 install.sh: changed - would change: installed, but nothing listens" in out
     assert install_runs(fresh, "harbor02") == first["harbor02"]
     assert install(*deployment) == 0
     out = capsys.readouterr().out
-    assert "harbor02 install.sh: changed - Harbor installed (installed, but Harbor does not" in out
+    assert "harbor02 install.sh: changed - Harbor installed (installed, but nothing listens" in out
     assert "harbor01 install.sh: changed" not in out
     assert install_runs(fresh, "harbor01") == first["harbor01"]
     assert install_runs(fresh, "harbor02") > first["harbor02"]

@@ -76,3 +76,28 @@ async def test_review_asks_before_replacing_a_file(
         assert screen_name(pilot) == "ReviewScreen"
         assert answers.read_text() == before
         assert app.saved is None
+
+
+async def test_save_with_a_damaged_journal_says_so_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers, secrets = write_deployment(tmp_path)
+    secrets.rename(tmp_path / "answers.secrets.yaml")
+    folder = Path(os.environ["HARBOR_WIZARD_STATE_DIR"]) / "harbor-test"
+    folder.mkdir(parents=True)
+    (folder / "journal.json").write_text("{not json")
+    draft = Draft.from_file(answers)
+    draft.find_secrets()
+    app = WizardApp(draft, first="review")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press("tab", "enter")  # Yes, replace it
+        for _ in range(50):
+            await pilot.pause(0.1)
+            status = str(app.screen.query_one("#status").render())
+            if not status.startswith("Saving"):
+                break
+        assert status.startswith("error: "), status
+        assert "journal.json" in status
+        assert app.saved is None
