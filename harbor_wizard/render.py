@@ -13,7 +13,6 @@ import errno
 import os
 import re
 import secrets as random
-import shlex
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -154,7 +153,6 @@ def environment() -> jinja2.Environment:
     )
     env.filters["cfg"] = _cfg
     env.filters["keepalived_word"] = _keepalived_word
-    env.filters["shell_quote"] = shlex.quote
     return env
 
 

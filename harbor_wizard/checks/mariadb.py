@@ -67,7 +67,8 @@ def can_create(grants: list[str], database: str = HARBOR_DATABASE) -> bool:
         if not match:
             continue
         privileges = {p.strip() for p in match.group(1).upper().split(",")}
-        scope = match.group(2).replace("`", "")
+        # `harbor\_wizard` (an escaped '_', as careful DBAs grant it) names the same database.
+        scope = match.group(2).replace("`", "").replace("\\", "")
         if scope in ("*.*", f"{database}.*") and privileges & {"ALL PRIVILEGES", "CREATE"}:
             return True
     return False

@@ -64,6 +64,8 @@ def test_grants_that_allow_creating_registry() -> None:
     assert not mariadb.can_create(["GRANT USAGE ON *.* TO `h`@`%`"])
     assert not mariadb.can_create(["GRANT ALL PRIVILEGES ON `other`.* TO `h`@`%`"])
     assert not mariadb.can_create(["GRANT CREATE USER ON *.* TO `h`@`%`"])
+    escaped = ["GRANT ALL PRIVILEGES ON `harbor\\_wizard`.* TO `h`@`%`"]  # as SHOW GRANTS prints
+    assert mariadb.can_create(escaped, "harbor_wizard")
 
 
 def test_os_release() -> None:
