@@ -128,11 +128,11 @@ def lab2(fresh: Lab, folder: Path) -> tuple[Lab, list[str]]:
         fresh[node].run("rm -f /data/harbor-standin/up-seconds", check=False)
 
 
-def assert_named(run: Run, host: str) -> None:
+def assert_named(run: Run, host: str, ended_within: float = ENDED_WITHIN) -> None:
     assert run.code == 1, run.err
     assert run.named_after is not None, run.out
     assert run.named_after < NAMED_WITHIN, run.named_after
-    assert run.ended_after < ENDED_WITHIN, run.ended_after
+    assert run.ended_after < ended_within, run.ended_after
     assert f"{host} (" in run.out
     assert "no answer for" in run.out + run.err
 
@@ -177,7 +177,9 @@ def test_a_silent_host_is_named_in_every_phase(
         run = run_until(command, marker, silent.partition, host)
     finally:
         silent.heal()
-    assert_named(run, host)
+    # The other hosts finish their step first: in verification that includes the VIP's
+    # bounded wait, longer while the silent LB (not hearing its peer) claims the VIP too.
+    assert_named(run, host, ended_within=ENDED_WITHIN + 60)  # VipServes waits up to 60 s
 
 
 def test_a_silent_host_in_the_checks(lab2: tuple[Lab, list[str]]) -> None:
