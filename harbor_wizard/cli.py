@@ -269,8 +269,8 @@ def _unattended(args: argparse.Namespace) -> int:
     say(f"Log: {install.log_path}\nJournal: {install.journal.path}")
     if stopped_by:
         warn(
-            f"harbor-wizard: stopped by {stopped_by[0]} after {install.last_completed()}. Run "
-            "the same command again to resume: steps already done are skipped."
+            f"harbor-wizard: stopped by {stopped_by[0]} after {install.last_completed()}. "
+            + install.resume_hint()
         )
         return _stop_code(stopped_by)
     if not result.ok:
@@ -319,8 +319,7 @@ def _exit_unless_done(install: Install, code: int) -> None:
         sys.stdout.write("\x1b[?25h\n")  # the live tree hid the cursor
         sys.stdout.flush()
     warn(
-        f"harbor-wizard: stopped at once after {install.last_completed()}. Run the same "
-        "command again to resume: steps already done are skipped."
+        f"harbor-wizard: stopped at once after {install.last_completed()}. " + install.resume_hint()
     )
     os._exit(code)
 

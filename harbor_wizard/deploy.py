@@ -89,6 +89,15 @@ class Install:
     def last_completed(self) -> str:
         return str(self.journal.last.get("last_completed", "nothing"))
 
+    def resume_hint(self) -> str:
+        """How to resume after a stop, in a few words (never a hint that reinstalls)."""
+        if self.from_scratch:
+            return (
+                "Run the same command WITHOUT --from-scratch to resume (with it, install.sh "
+                "runs again on every node): steps already done are skipped."
+            )
+        return "Run the same command again to resume: steps already done are skipped."
+
     @property
     def cancelled(self) -> bool:
         return self._runner is not None and self._runner.cancelled

@@ -98,6 +98,8 @@ class RunFinished(Event):
     ok: bool
     message: str
     seconds: float
+    stopped: bool = False
+    """Ended by the operator (Ctrl-C, SIGTERM, quit), not by a failure."""
 
 
 class EventSink(Protocol):

@@ -137,7 +137,12 @@ class Runner:
         result.seconds = time.monotonic() - start
         if result.ok:
             result.message = "dry run: nothing was changed" if self.options.dry_run else "done"
-        self.emit(RunFinished(ok=result.ok, message=result.message, seconds=result.seconds))
+        stopped = self.cancelled and not result.ok
+        self.emit(
+            RunFinished(
+                ok=result.ok, message=result.message, seconds=result.seconds, stopped=stopped
+            )
+        )
         return result
 
     def _release(self, lock: OperatorLock | HostLock) -> None:

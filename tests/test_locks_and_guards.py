@@ -222,3 +222,16 @@ def test_the_cli_passes_break_lock_and_from_scratch_to_the_run(
         install.run(lambda event: None)
     assert seen["options"].break_lock is True
     assert seen["options"].resume is False
+
+
+def test_the_resume_hint_never_repeats_from_scratch(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--from-scratch re-runs install.sh on every node: "the same command" would do that
+    again instead of resuming."""
+    from harbor_wizard.deploy import Install
+
+    monkeypatch.setenv("HARBOR_WIZARD_STATE_DIR", str(tmp_path))
+    assert "Run the same command again to resume" in Install(inputs).resume_hint()
+    hint = Install(inputs, from_scratch=True).resume_hint()
+    assert "WITHOUT --from-scratch" in hint

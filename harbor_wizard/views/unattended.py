@@ -84,7 +84,8 @@ class PlainLines:
             for line in event.diff.splitlines():
                 self._print(f"      {line}")
         elif isinstance(event, RunFinished):
-            self._print(f"{_clock(event.at)} {'OK' if event.ok else 'FAILED'}: {event.message}")
+            verdict = "OK" if event.ok else "STOPPED" if event.stopped else "FAILED"
+            self._print(f"{_clock(event.at)} {verdict}: {event.message}")
 
 
 @dataclass

@@ -81,3 +81,10 @@ def test_plain_lines_summary_and_log_hide_secrets(tmp_path: Path) -> None:
     assert "FAILED harbor02 / install.sh" in table
     assert SECRET not in table
     assert summary.changed == 1
+
+
+def test_a_run_the_operator_stopped_reads_stopped_not_failed() -> None:
+    stream = io.StringIO()
+    PlainLines(stream)(RunFinished(ok=False, message="interrupted during phase 'x'", seconds=1.0,
+                                   stopped=True))  # fmt: skip
+    assert "STOPPED: interrupted during phase 'x'" in stream.getvalue()
