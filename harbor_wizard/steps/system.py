@@ -77,6 +77,20 @@ class Sysctl(Action):
         return f"applied {self.path}"
 
 
+MARKER_MODE = 0o600
+"""The digest of a config holding auth_pass (8 characters at most) invites guessing."""
+RESTRICT = f"marker readable by others: make it {MARKER_MODE:04o}"
+# $1 the service, $2 its marker, then its configs: whether it runs, the marker's mode, the
+# configs' digest now, the digest they had when the service last loaded them. One round trip.
+_SERVICE_STATE = """\
+s=$1 m=$2; shift 2
+systemctl is-active --quiet "$s" && echo active || echo inactive
+stat -c %a -- "$m" 2>/dev/null || echo none
+cat -- "$@" | sha256sum | cut -d" " -f1
+cat -- "$m" 2>/dev/null
+"""
+
+
 class Service(Action):
     """A service enabled and running the current config: started when stopped, reloaded
     (or restarted) when its config changed since it last loaded it."""
@@ -96,15 +110,23 @@ class Service(Action):
         return out.stdout.strip()
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        active = remote.run(ctx.ssh, 'systemctl is-active --quiet "$1"', self.name, sudo=True).ok
-        if not active:
+        out = remote.run(ctx.ssh, _SERVICE_STATE, self.name, self.marker, *self.configs, sudo=True)
+        state, mode, digest, applied = [*out.stdout.split("\n"), "", "", "", ""][:4]
+        if state != "active":
             return Change("start")
-        applied = remote.read_file(ctx.ssh, self.marker)
-        if (applied or "").strip() != self._digest(ctx):
+        if applied.strip() != digest.strip():
             return Change("reload" if self.reload else "restart")
+        if mode != f"{MARKER_MODE:o}":
+            return Change(RESTRICT)
         return None
 
     def apply(self, ctx: StepContext, change: Change) -> str:
+        if change.summary == RESTRICT:  # a marker written by an older version: 0644
+            out = remote.run(ctx.ssh, 'chmod -- "$1" "$2"', f"{MARKER_MODE:o}", self.marker,
+                             sudo=True)  # fmt: skip
+            if not out.ok:
+                raise _fail(ctx, f"chmod {self.marker}", out)
+            return f"{self.marker} made {MARKER_MODE:04o}"
         verb = change.summary
         script = 'systemctl "$1" "$2"'
         if verb == "start":
@@ -113,8 +135,7 @@ class Service(Action):
         if not out.ok:
             raise _fail(ctx, f"systemctl {verb} {self.name}", out)
         digest = self._digest(ctx)
-        # 0600: the digest of a config holding auth_pass (8 characters) invites guessing.
-        write = remote.write_file(ctx.ssh, self.marker, f"{digest}\n".encode(), mode=0o600)
+        write = remote.write_file(ctx.ssh, self.marker, f"{digest}\n".encode(), mode=MARKER_MODE)
         if not write.ok:
             raise _fail(ctx, f"recording {self.marker}", write)
         return f"{self.name} {verb}ed" if verb != "start" else f"{self.name} enabled and started"

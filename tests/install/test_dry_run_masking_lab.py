@@ -48,3 +48,22 @@ def test_dry_run_after_a_password_change_masks_old_and_new(
     assert "-harbor_admin_password = ********" in result.stdout
     assert "+harbor_admin_password = ******** (changed)" in result.stdout
     assert "auth_pass ********" in result.stdout
+
+
+def test_a_service_marker_left_readable_is_made_0600(
+    fresh: Lab, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """keepalived.sha256 is a digest of a file holding auth_pass: markers an older version
+    wrote 0644 are tightened, without reloading the service."""
+    answers, secrets = answers_for(fresh, folder, ["harbor01", "harbor02"])
+    assert main(["--answers", str(answers), "--secrets", str(secrets)]) == 0
+    marker = "/etc/harbor-wizard/applied/keepalived.sha256"
+    lb = fresh["lb01"]
+    assert lb.run(f"stat -c %a {marker}").stdout.strip() == "600"
+    lb.run(f"chmod 644 {marker}")
+    capsys.readouterr()
+    assert main(["--answers", str(answers), "--secrets", str(secrets)]) == 0
+    out = capsys.readouterr().out
+    assert f"lb01 service:keepalived: changed - {marker} made 0600" in out
+    assert "keepalived reloaded" not in out
+    assert lb.run(f"stat -c %a {marker}").stdout.strip() == "600"
