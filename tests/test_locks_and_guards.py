@@ -10,11 +10,10 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from harbor_wizard import lock, remote
+from harbor_wizard import lock
 from harbor_wizard.inputs import Inputs, load_inputs
 from harbor_wizard.plan import Plan, build_plan
 from harbor_wizard.steps import harbor
-from harbor_wizard.steps.base import StepContext, StepFailed
 from harbor_wizard.steps.files import PutFile
 from harbor_wizard.steps.guard import DATA_SECRETKEY, KeepsSecretKey
 from harbor_wizard.steps.harbor import RunInstall
@@ -125,64 +124,7 @@ def test_from_scratch_forces_install_sh(inputs: Inputs) -> None:
     ]
 
 
-# -- the guard on a node -----------------------------------------------------------------
-
-
-def guard_on(
-    inputs: Inputs, monkeypatch: pytest.MonkeyPatch, held: dict[str, bytes]
-) -> tuple[KeepsSecretKey, StepContext]:
-    guard = node_steps(build_plan(inputs), "harbor02")[0]
-    assert isinstance(guard, KeepsSecretKey)
-
-    def file_state(connection: object, path: PurePosixPath) -> remote.FileState:
-        data = held.get(str(path))
-        digest = None if data is None else remote.sha256(data)
-        return remote.FileState(digest, 0o600 if data else None, "root", "root")
-
-    monkeypatch.setattr(remote, "file_state", file_state)
-    return guard, StepContext(host="harbor02", inputs=inputs, connection=object())  # type: ignore[arg-type]
-
-
-def test_the_guard_passes_a_new_node_and_the_deployments_key(
-    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    guard, ctx = guard_on(inputs, monkeypatch, {})
-    assert guard.inspect(ctx) is None
-    assert "no secretkey yet" in ctx.facts["checks"]
-    key = guard.rendered.content.encode()
-    guard, ctx = guard_on(
-        inputs, monkeypatch, {"/data/secretkey": key, "/opt/harbor/ha/secretkey": key}
-    )
-    assert guard.inspect(ctx) is None
-    assert ctx.facts["checks"] == "the deployment's secretkey"
-
-
-def test_the_guard_stops_at_another_key_in_data(
-    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """/data/secretkey is what Harbor uses: the old guard looked at ha/secretkey only."""
-    key = guard_on(inputs, monkeypatch, {})[0].rendered.content.encode()
-    guard, ctx = guard_on(
-        inputs,
-        monkeypatch,
-        {"/data/secretkey": b"0123456789abcdef", "/opt/harbor/ha/secretkey": key},
-    )
-    with pytest.raises(StepFailed) as failed:
-        guard.inspect(ctx)
-    message = str(failed.value)
-    assert message.startswith("harbor02: /data/secretkey holds another secretkey")
-    assert "nothing on harbor02 was changed" in message
-    assert "restore the deployment's generated values" in message
-    assert "harbor02:/data/secretkey into generated.secretkey" in message
-    assert "0123456789abcdef" not in message
-
-
-def test_the_guard_stops_at_another_key_in_ha(
-    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    guard, ctx = guard_on(inputs, monkeypatch, {"/opt/harbor/ha/secretkey": b"x" * 16})
-    with pytest.raises(StepFailed, match="/opt/harbor/ha/secretkey hold"):
-        guard.inspect(ctx)
+# -- the guard on a node: on real nodes, tests/install/test_locks_lab.py ------------------
 
 
 # -- install.sh again when the node does not answer ---------------------------------------
