@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,8 +188,9 @@ def connect(
     except (paramiko.SSHException, EOFError) as error:
         connection.close()
         sock.close()
-        if not sock.heard:  # connected, then silence: the handshake timed out
-            raise TimeoutError(f"no answer for {timeout:.0f} s after connecting") from error
+        quiet = time.monotonic() - sock.heard_at
+        if quiet >= timeout / 2:  # the handshake waited on silence: it timed out
+            raise TimeoutError(f"no answer for {quiet:.0f} s during the SSH handshake") from error
         raise
     except BaseException:
         connection.close()
@@ -208,15 +210,18 @@ class DeadPeerSocket(socket.socket):
     """
 
     silent = False
-    heard = False
-    """Whether the peer ever sent a byte: a handshake that fails before it went unanswered."""
+    heard_at = 0.0
+    """When the peer last sent a byte (or the socket connected): a handshake that fails
+    after a long silence timed out, whatever paramiko calls it (banner, negotiation or
+    authentication time-out)."""
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         try:
             data = super().recv(bufsize, flags)
         except OSError as exc:
             raise self._gone(exc) from None
-        self.heard = self.heard or bool(data)
+        if data:
+            self.heard_at = time.monotonic()
         return data
 
     def send(self, data: ReadableBuffer, flags: int = 0) -> int:
@@ -237,6 +242,7 @@ def dead_peer_socket(address: str, port: int, timeout: float) -> DeadPeerSocket:
     NO_ANSWER_SECONDS); the connect itself is bounded by `timeout`."""
     plain = socket.create_connection((address, port), timeout=timeout)
     sock = DeadPeerSocket(plain.family, plain.type, plain.proto, fileno=plain.detach())
+    sock.heard_at = time.monotonic()
     sock.settimeout(timeout)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_SECONDS)
