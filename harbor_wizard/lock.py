@@ -141,7 +141,7 @@ class HostLock:
 
     Why a directory made by rename: `mv -T` of a fresh directory (owner already inside)
     onto the lock path succeeds for exactly one run, and the lock is never seen without
-    its owner. A lock whose holder is provably gone (see `holder_gone`), or one the
+    its owner. A lock whose holder is provably gone (see `judge`), or one the
     operator breaks (`--break-lock`), is moved aside under a `flock` on a guard file, and
     only when its owner is still the one judged: two runs can never both take it."""
 

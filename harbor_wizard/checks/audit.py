@@ -18,10 +18,10 @@ from pathlib import Path, PurePosixPath
 
 from harbor_wizard.answers import Answers
 from harbor_wizard.checks import CheckOptions, ssh
-from harbor_wizard.checks.remote import Output, run
 from harbor_wizard.checks.result import CheckResult, error, ok
 from harbor_wizard.connection import SshTarget, targets
 from harbor_wizard.redact import redact
+from harbor_wizard.remote import Output, sha256s
 from harbor_wizard.render import HARBOR_DIR, SSL_CERT, SSL_KEY, RenderedFile
 
 HA = HARBOR_DIR / "ha"
@@ -161,16 +161,6 @@ def _differences(
     return results
 
 
-def parse_sums(text: str, paths: Sequence[PurePosixPath]) -> Sums:
-    """`sha256sum` lines (`digest  path`); a path without a line is missing."""
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        digest, _, name = line.strip().partition("  ")
-        if len(digest) == 64 and name:
-            found[name.strip()] = digest
-    return {path: found.get(str(path)) for path in paths}
-
-
 def _read(
     target: SshTarget, paths: Sequence[PurePosixPath], options: CheckOptions
 ) -> tuple[list[CheckResult], Sums | None]:
@@ -178,17 +168,16 @@ def _read(
     results, connection = ssh.open_host(target, options.accepted_fingerprints, options.timeout)
     if connection is None:
         return results, None
-    script = 'for f in "$@"; do [ -f "$f" ] && sha256sum -- "$f"; done; true'
     try:
-        out = run(connection, script, *paths, sudo=True, timeout=max(options.timeout, 10.0))
+        out, sums = sha256s(connection, paths, timeout=max(options.timeout, 10.0))
     except Exception as exc:  # the contract: no exception escapes a check
-        out = Output(255, "", f"{type(exc).__name__}: {exc}")
+        out, sums = Output(255, "", f"{type(exc).__name__}: {exc}"), {}
     finally:
         connection.close()
     if not out.ok:
         message = f"{target.name}: cannot read the HA files as root: {out.stderr.strip()}"
         return [error("audit.read", target.name, redact(message))], None
-    return [], parse_sums(out.stdout, paths)
+    return [], sums
 
 
 def audit(

@@ -29,6 +29,7 @@ from harbor_wizard.checks.mariadb import (
     failure,
     schema_state,
 )
+from harbor_wizard.lock import process_start
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
 SCHEMA_MEMBER = "harbor/ha/registry.sql"
@@ -162,7 +163,7 @@ class SchemaLock:
         if machine == self.machine and token not in _HELD:
             if pid == os.getpid():
                 return "an earlier attempt of this process"
-            if not _alive(pid):
+            if process_start(pid) is None:  # gone, or only its zombie
                 return f"its process {pid} no longer exists on this machine"
         if silent_for >= LOCK_STALE:
             return f"no sign of life for {silent_for} s"
@@ -201,16 +202,6 @@ class SchemaLock:
         self.cursor.execute(
             f"DELETE FROM {LOCK_TABLE} WHERE name = %s AND token = %s", (LOCK_NAME, self.token)
         )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def split_sql(text: str) -> list[str]:

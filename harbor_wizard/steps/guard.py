@@ -16,8 +16,6 @@ from harbor_wizard.checks.audit import DATA_SECRETKEY
 from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
-__all__ = ["DATA_SECRETKEY", "KeepsSecretKey"]
-
 
 class KeepsSecretKey(Action):
     """Passes when the node holds no secretkey yet, or the deployment's."""
@@ -30,13 +28,11 @@ class KeepsSecretKey(Action):
 
     def inspect(self, ctx: StepContext) -> Change | None:
         expected = remote.sha256(self.rendered.content.encode())
-        present, differ = [], []
-        for path in self.paths:
-            found = remote.file_state(ctx.ssh, path).sha256
-            if found is not None:
-                present.append(path)
-                if found != expected:
-                    differ.append(path)
+        out, sums = remote.sha256s(ctx.ssh, self.paths)
+        if not out.ok:
+            raise StepFailed(f"{ctx.host}: reading its secretkey failed", out.code, out.tail())
+        present = [path for path, found in sums.items() if found is not None]
+        differ = [path for path in present if sums[path] != expected]
         if differ:
             raise StepFailed(
                 f"{ctx.host}: {' and '.join(map(str, differ))} "

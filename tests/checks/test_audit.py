@@ -23,10 +23,10 @@ from harbor_wizard.checks.audit import (
     audited_paths,
     compare,
     expected_sums,
-    parse_sums,
 )
 from harbor_wizard.cli import main
 from harbor_wizard.inputs import Inputs, load_inputs
+from harbor_wizard.remote import parse_sums
 from harbor_wizard.render import HARBOR_DIR, SSL_CERT, SSL_KEY, RenderedFile
 from tests.lab import Lab
 from tests.support.deployment import https
