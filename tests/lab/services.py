@@ -11,8 +11,14 @@ import glob
 import os
 import shutil
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+
+import psycopg
+from psycopg import sql
 
 from .hosts import Host
 from .util import LabError, pid_alive, read_pid, sh, tcp_open, wait_until, which
@@ -196,9 +202,18 @@ def _pg_bindir() -> Path:
     return Path(found[-1]).parent
 
 
+NETWORK_HBA = "host all all 0.0.0.0/0 "
+"""The pg_hba.conf line the lab adds for clients on the network, up to its method."""
+
+
 @dataclass
 class Postgres:
-    """PostgreSQL (Debian 12: 15) on `host`: user postgres, md5 from anywhere."""
+    """PostgreSQL (Debian 12: 15) on `host`: user postgres, md5 from anywhere.
+
+    md5 is what Harbor 1.4 can speak, not what PostgreSQL 14+ and the distributions set up
+    (SCRAM-SHA-256): `with postgres.auth("scram-sha-256"):` gives a test those defaults and
+    puts md5 back after (the lab is shared by the session).
+    """
 
     host: Host
     password: str
@@ -237,8 +252,79 @@ class Postgres:
         finally:
             pwfile.unlink()
         with (self.datadir / "pg_hba.conf").open("a") as hba:
-            hba.write("host all all 0.0.0.0/0 md5\n")
+            hba.write(NETWORK_HBA + "md5\n")
         self.start()
+
+    def set_auth(self, encryption: str, hba: str | None = None) -> None:
+        """Store the user's password under `password_encryption` = `encryption` (md5 or
+        scram-sha-256), make that the server's setting, give the network line of
+        pg_hba.conf the method `hba` (default: `encryption`), reload and wait for it."""
+        with self.sql() as conn:
+            conn.execute(sql.SQL("SET password_encryption = {}").format(sql.Literal(encryption)))
+            alter = sql.SQL("ALTER ROLE {} PASSWORD {}")
+            conn.execute(alter.format(sql.Identifier(self.user), sql.Literal(self.password)))
+            if encryption == "md5":  # initdb --auth=md5 wrote md5 into postgresql.conf
+                conn.execute("ALTER SYSTEM RESET password_encryption")
+            else:
+                setting = sql.SQL("ALTER SYSTEM SET password_encryption = {}")
+                conn.execute(setting.format(sql.Literal(encryption)))
+            loaded = self._load_time(conn)
+        path = self.datadir / "pg_hba.conf"
+        lines = path.read_text().splitlines(keepends=True)
+        wanted = NETWORK_HBA + (hba or encryption) + "\n"
+        path.write_text("".join(wanted if x.startswith(NETWORK_HBA) else x for x in lines))
+        self.reload()
+
+        def reloaded() -> bool:  # a new backend starts from the postmaster's load time
+            with self.sql() as conn:
+                return self._load_time(conn) > loaded
+
+        wait_until(reloaded, timeout=10, what=f"PostgreSQL to reload ({encryption})")
+
+    @staticmethod
+    def _load_time(conn: psycopg.Connection) -> datetime:
+        row = conn.execute("SELECT pg_conf_load_time()").fetchone()
+        assert row is not None
+        return row[0]  # type: ignore[no-any-return]
+
+    @contextmanager
+    def auth(self, encryption: str, hba: str | None = None) -> Iterator[None]:
+        """`set_auth` for the block, then pg_hba.conf as it was (lines the block added go
+        too) and the lab's md5 again, whatever the block left."""
+        path = self.datadir / "pg_hba.conf"
+        original = path.read_text()
+        self.set_auth(encryption, hba)
+        try:
+            yield
+        finally:
+            path.write_text(original)  # md5 lines: libpq logs in with either verifier
+            self.reload()
+            self.set_auth("md5")
+
+    def reload(self) -> None:
+        """pg_ctl reload (SIGHUP): no login needed, whatever pg_hba.conf said."""
+        self._as_postgres(f"{_pg_bindir()}/pg_ctl -D {self.datadir} reload >/dev/null")
+
+    def sql(self) -> psycopg.Connection:
+        """A superuser session over the network (libpq: md5 and SCRAM alike). Retried for
+        a few seconds: a reload takes effect a moment after its signal."""
+
+        def attempt() -> psycopg.Connection | None:
+            try:
+                return psycopg.connect(
+                    host=self.ip,
+                    port=self.port,
+                    user=self.user,
+                    password=self.password,
+                    dbname=self.database,
+                    sslmode="disable",
+                    connect_timeout=5,
+                    autocommit=True,
+                )
+            except psycopg.OperationalError:
+                return None
+
+        return wait_until(attempt, timeout=10, interval=0.1, what="a PostgreSQL session")
 
     def start(self) -> None:
         opts = (
