@@ -89,7 +89,10 @@ def run_all(
     ]
     if answers.clair_database is not None:
         clair = answers.clair_database
-        jobs.append(lambda: postgres.check(clair, secrets["clair_database.password"], timeout))
+        clients = [str(node.address) for node in answers.harbor_nodes]
+        jobs.append(
+            lambda: postgres.check(clair, secrets["clair_database.password"], timeout, clients)
+        )
         jobs.append(lambda: ha.postgres_ha(clair, secrets["clair_database.password"], timeout))
     if answers.storage.provider != "filesystem":
         jobs.append(lambda: storage.check(answers.storage, timeout))
