@@ -4,12 +4,24 @@ Why so careful: Harbor 1.4's ``ha/registry.sql`` begins with ``drop database if 
 registry;``. Loading it into a database that holds data wipes every user, project and
 repository. So the drop is never executed, a database with any table is never loaded
 into, and two runs cannot race (``SchemaLock``).
+
+The one exception is a load of ours that stopped half-way (DDL commits as it goes, so a
+failure leaves some tables): a row in ``harbor_wizard.schema_load`` says 'started' before
+the first statement and 'finished' after the check, and keeps how many rows the file
+inserts into each table. A database whose marker says 'started' and that holds nothing
+beyond those rows (checks/mariadb.py ``partial_load``) has its tables dropped and is
+loaded again; one that holds anything more is never touched.
+
+The load runs in a session with sql_mode ``LOAD_SQL_MODE``: the file was written for a
+lenient server and stops under NO_ZERO_DATE (checks/mariadb.py says what that mode does
+to Harbor itself).
 """
 
 from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
 import re
 import secrets
@@ -23,10 +35,14 @@ import pymysql
 
 from harbor_wizard.checks.mariadb import (
     HARBOR_DATABASE,
-    HARBOR_TABLES,
+    LOAD_SQL_MODE,
+    LOAD_TABLE,
     LOCK_DATABASE,
+    PartialLoad,
+    complete,
     connect,
     failure,
+    partial_load,
     schema_state,
 )
 from harbor_wizard.lock import process_start
@@ -307,6 +323,27 @@ def numbered_rows(statements: list[str]) -> list[str]:
     return numbered
 
 
+_CREATE_TABLE = re.compile(r"^create\s+table\s+(?:if\s+not\s+exists\s+)?`?(\w+)`?", re.I)
+_ANY_INSERT = re.compile(
+    r"^insert\s+into\s+`?(\w+)`?\s*(?:\([^)]*\)\s*)?values\s*(.*)$", re.I | re.S
+)
+
+
+def seed_rows(statements: list[str]) -> dict[str, int]:
+    """Every table the statements create, with the number of rows they insert into it: what
+    a database loaded by them and never used holds (checks/mariadb.py ``partial_load``)."""
+    seeds: dict[str, int] = {}
+    for statement in statements:
+        create = _CREATE_TABLE.match(statement)
+        if create:
+            seeds.setdefault(create.group(1).lower(), 0)
+        insert = _ANY_INSERT.match(statement)
+        if insert:
+            table = insert.group(1).lower()
+            seeds[table] = seeds.get(table, 0) + len(_rows(insert.group(2)))
+    return seeds
+
+
 def read_schema(installer: Path) -> str:
     with tarfile.open(installer, "r:*") as archive:
         member = archive.extractfile(SCHEMA_MEMBER)
@@ -343,7 +380,9 @@ class LoadSchema(Action):
             raise StepFailed(f"{where}: {failure(exc, ANSWER_TIMEOUT)}") from None
 
     @staticmethod
-    def _state(cursor: pymysql.cursors.Cursor) -> tuple[bool, int, str | None]:
+    def _state(cursor: pymysql.cursors.Cursor) -> tuple[bool, int, str | None, PartialLoad | None]:
+        """Whether `registry` exists, its tables, schema version and, for a schema neither
+        empty nor whole, the marker of our load that stopped half-way."""
         cursor.execute(
             "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
             (HARBOR_DATABASE,),
@@ -351,15 +390,25 @@ class LoadSchema(Action):
         row = cursor.fetchone()
         exists = bool(row and row[0])
         tables, version = schema_state(cursor) if exists else (0, None)
-        return exists, tables, version
+        partial = partial_load(cursor) if tables and not complete(tables, version) else None
+        return exists, tables, version, partial
 
-    def _judge(self, exists: bool, tables: int, version: str | None) -> Change | None:
+    def _judge(
+        self, exists: bool, tables: int, version: str | None, partial: PartialLoad | None
+    ) -> Change | None:
         if not exists or tables == 0:
             return Change(
                 "empty database: load the schema" if exists else "no database: load the schema"
             )
-        if version is not None and version.startswith("1.4") and tables >= HARBOR_TABLES:
+        if complete(tables, version):
             return None
+        if partial is not None and not partial.data:
+            return Change(
+                f"partly loaded by an earlier run ({partial.holder}), no data: drop its "
+                f"{tables} tables and load the schema again"
+            )
+        if partial is not None:
+            raise StepFailed(partial.words(tables))
         raise StepFailed(
             f"'{HARBOR_DATABASE}' holds {tables} tables and schema version {version or 'none'}: "
             "neither empty nor a Harbor 1.4 schema; not loading into it (check it by hand)"
@@ -367,11 +416,42 @@ class LoadSchema(Action):
 
     def inspect(self, ctx: StepContext) -> Change | None:
         with self._session(ctx) as (cursor, _):
-            exists, tables, version = self._state(cursor)
-            change = self._judge(exists, tables, version)
+            exists, tables, version, partial = self._state(cursor)
+            change = self._judge(exists, tables, version, partial)
             if change is None:
                 ctx.facts["schema_version"] = version or ""
             return change
+
+    @staticmethod
+    def _drop_tables(cursor: pymysql.cursors.Cursor) -> None:
+        """Drop what a stopped load of ours left (judged under the lock to hold no data)."""
+        cursor.execute(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+            (HARBOR_DATABASE,),
+        )
+        names = [str(row[0]).replace("`", "``") for row in cursor.fetchall()]
+        cursor.execute("SET SESSION foreign_key_checks = 0")
+        try:
+            for name in names:
+                cursor.execute(f"DROP TABLE IF EXISTS `{HARBOR_DATABASE}`.`{name}`")
+        finally:
+            cursor.execute("SET SESSION foreign_key_checks = 1")
+
+    @staticmethod
+    def _mark(cursor: pymysql.cursors.Cursor, lock: SchemaLock, seeds: dict[str, int]) -> None:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {LOAD_TABLE} ("
+            " name VARCHAR(64) NOT NULL PRIMARY KEY, state VARCHAR(16) NOT NULL,"
+            " holder VARCHAR(255) NOT NULL, started BIGINT NOT NULL, finished BIGINT NULL,"
+            " seeds TEXT NOT NULL) ENGINE=InnoDB"
+        )
+        cursor.execute(
+            f"INSERT INTO {LOAD_TABLE} (name, state, holder, started, finished, seeds)"
+            " VALUES (%s, 'started', %s, UNIX_TIMESTAMP(), NULL, %s)"
+            " ON DUPLICATE KEY UPDATE state = 'started', holder = VALUES(holder),"
+            " started = VALUES(started), finished = NULL, seeds = VALUES(seeds)",
+            (HARBOR_DATABASE, lock.holder, json.dumps(seeds, sort_keys=True)),
+        )
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         sql = read_schema(self.installer)
@@ -379,18 +459,30 @@ class LoadSchema(Action):
             lock = SchemaLock(cursor, where)
             lock.acquire(self.lock_wait, ctx.cancelled, ctx.emit_line)
             try:
-                exists, tables, version = self._state(cursor)
-                if self._judge(exists, tables, version) is None:
+                exists, tables, version, partial = self._state(cursor)
+                if self._judge(exists, tables, version, partial) is None:
                     return f"Harbor schema {version} was loaded meanwhile; kept"
-                for statement in numbered_rows(schema_statements(sql, exists)):
+                statements = numbered_rows(schema_statements(sql, exists))
+                if tables:  # _judge let it through: our stopped load, no data
+                    ctx.emit_line(f"dropping the {tables} tables of an earlier stopped load")
+                    self._drop_tables(cursor)
+                self._mark(cursor, lock, seed_rows(statements))
+                cursor.execute("SET SESSION sql_mode = %s", (LOAD_SQL_MODE,))
+                for statement in statements:
                     cursor.execute(statement)
                     if not statement.startswith("SET "):  # insert_id is for the next one
                         lock.beat()
-                _, tables, version = self._state(cursor)
+                _, tables, version, _ = self._state(cursor)
+                if complete(tables, version):
+                    cursor.execute(
+                        f"UPDATE {LOAD_TABLE} SET state = 'finished', finished = UNIX_TIMESTAMP()"
+                        " WHERE name = %s",
+                        (HARBOR_DATABASE,),
+                    )
             finally:
                 with contextlib.suppress(pymysql.MySQLError):  # a dead link: it goes stale
                     lock.release()
-        if tables < HARBOR_TABLES or version is None:
+        if not complete(tables, version):
             raise StepFailed(
                 f"after loading, '{HARBOR_DATABASE}' has {tables} tables, version {version}"
             )

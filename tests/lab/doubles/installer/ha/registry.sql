@@ -3,9 +3,6 @@ create database registry charset = utf8;
 
 use registry;
 
-/* Test double (harbor-wizard lab): Harbor 1.4.0's ha/registry.sql, shape kept, columns
-   simplified. Like the real file it is DESTRUCTIVE: it starts by dropping the database. */
-
 create table access (
  access_id int NOT NULL AUTO_INCREMENT,
  access_code char(1),
@@ -13,12 +10,13 @@ create table access (
  primary key (access_id)
 );
 
-insert into access (access_code, comment) values
+insert into access (access_code, comment) values 
 ('M', 'Management access for project'),
 ('R', 'Read access for project'),
 ('W', 'Write access for project'),
 ('D', 'Delete access for project'),
 ('S', 'Search access for project');
+
 
 create table role (
  role_id int NOT NULL AUTO_INCREMENT,
@@ -32,16 +30,21 @@ role mask is used for future enhancement when a project member can have multi-ro
 currently set to 0
 */
 
-insert into role (role_code, name) values
+insert into role (role_code, name) values 
 ('MDRWS', 'projectAdmin'),
 ('RWS', 'developer'),
 ('RS', 'guest');
+
 
 create table user (
  user_id int NOT NULL AUTO_INCREMENT,
 # The max length of username controlled by API is 20, 
 # and 11 is reserved for marking the deleted users.
+# The mark of deleted user is "#user_id".
+# The 11 consist of 10 for the max value of user_id(4294967295)  
+# in MySQL and 1 of '#'.
  username varchar(255),
+# 11 bytes is reserved for marking the deleted users.
  email varchar(255),
  password varchar(40) NOT NULL,
  realname varchar (255) NOT NULL,
@@ -50,25 +53,25 @@ create table user (
  reset_uuid varchar(40) DEFAULT NULL,
  salt varchar(40) DEFAULT NULL,
  sysadmin_flag tinyint (1),
- creation_time timestamp default CURRENT_TIMESTAMP,
- update_time timestamp default CURRENT_TIMESTAMP on update CURRENT_TIMESTAMP,
+ creation_time timestamp,
+ update_time timestamp,
  primary key (user_id),
  UNIQUE (username),
  UNIQUE (email)
 );
 
-insert into user (username, email, password, realname, comment, deleted, sysadmin_flag, creation_time, update_time) values
+insert into user (username, email, password, realname, comment, deleted, sysadmin_flag, creation_time, update_time) values 
 ('admin', 'admin@example.com', '', 'system admin', 'admin user',0, 1, NOW(), NOW()),
 ('anonymous', 'anonymous@example.com', '', 'anonymous user', 'anonymous user', 1, 0, NOW(), NOW());
-
+                                                                          
 create table project (
  project_id int NOT NULL AUTO_INCREMENT,
  owner_id int NOT NULL,
  # The max length of name controlled by API is 30, 
  # and 11 is reserved for marking the deleted project.
  name varchar (255) NOT NULL,
- creation_time timestamp default CURRENT_TIMESTAMP,
- update_time timestamp default CURRENT_TIMESTAMP on update CURRENT_TIMESTAMP,
+ creation_time timestamp,
+ update_time timestamp,
  deleted tinyint (1) DEFAULT 0 NOT NULL,
  primary key (project_id),
  FOREIGN KEY (owner_id) REFERENCES user(user_id),
@@ -79,21 +82,19 @@ insert into project (owner_id, name, creation_time, update_time) values
 (1, 'library', NOW(), NOW());
 
 create table project_member (
- id int not null AUTO_INCREMENT,
  project_id int NOT NULL,
- entity_id int NOT NULL,
- # entity_type indicates the type of member,
- # u for user, g for user group
- entity_type char(1) NOT NULL,
+ user_id int NOT NULL,
  role int NOT NULL,
- creation_time timestamp default CURRENT_TIMESTAMP,
- update_time timestamp default CURRENT_TIMESTAMP on update CURRENT_TIMESTAMP,
- PRIMARY KEY (id),
- CONSTRAINT unique_project_entity_type UNIQUE (project_id, entity_id, entity_type)
-);
+ creation_time timestamp,
+ update_time timestamp,
+ PRIMARY KEY (project_id, user_id),
+ FOREIGN KEY (role) REFERENCES role(role_id),
+ FOREIGN KEY (project_id) REFERENCES project(project_id),
+ FOREIGN KEY (user_id) REFERENCES user(user_id)
+ );
 
-insert into project_member (project_id, entity_id, role, entity_type) values
-(1, 1, 1, 'u');
+insert into project_member (project_id, user_id, role, creation_time, update_time) values
+(1, 1, 1, NOW(), NOW());
 
 create table project_metadata (
  id int NOT NULL AUTO_INCREMENT,
@@ -108,8 +109,8 @@ create table project_metadata (
  FOREIGN KEY (project_id) REFERENCES project(project_id)
 );
 
-insert into project_metadata (project_id, name, value, creation_time, update_time, deleted) values
-(1, 'public', 'true', NOW(), NOW(), 0);
+insert into project_metadata (id, project_id, name, value, creation_time, update_time, deleted) values
+(1, 1, 'public', 'true', NOW(), NOW(), 0);
 
 create table access_log (
  log_id int NOT NULL AUTO_INCREMENT,
@@ -119,7 +120,7 @@ create table access_log (
  repo_tag varchar (128),
  GUID varchar(64), 
  operation varchar(20) NOT NULL,
- op_time timestamp default CURRENT_TIMESTAMP,
+ op_time timestamp,
  primary key (log_id),
  INDEX pid_optime (project_id, op_time)
 );
@@ -152,7 +153,7 @@ create table replication_policy (
  creation_time timestamp default CURRENT_TIMESTAMP,
  update_time timestamp default CURRENT_TIMESTAMP on update CURRENT_TIMESTAMP,
  PRIMARY KEY (id)
-);
+ );
 
 create table replication_target (
  id int NOT NULL AUTO_INCREMENT,
@@ -170,7 +171,7 @@ create table replication_target (
  creation_time timestamp default CURRENT_TIMESTAMP,
  update_time timestamp default CURRENT_TIMESTAMP on update CURRENT_TIMESTAMP,
  PRIMARY KEY (id)
-);
+ );
 
 create table replication_job (
  id int NOT NULL AUTO_INCREMENT,
@@ -184,7 +185,7 @@ create table replication_job (
  PRIMARY KEY (id),
  INDEX policy (policy_id),
  INDEX poid_uptime (policy_id, update_time)
-);
+ );
 
 create table replication_immediate_trigger (
  id int NOT NULL AUTO_INCREMENT,
@@ -195,8 +196,8 @@ create table replication_immediate_trigger (
  creation_time timestamp default CURRENT_TIMESTAMP,
  update_time timestamp default CURRENT_TIMESTAMP on update CURRENT_TIMESTAMP,
  PRIMARY KEY (id)
-);
-
+ );
+ 
 create table img_scan_job (
  id int NOT NULL AUTO_INCREMENT,
  status varchar(64) NOT NULL,
@@ -206,7 +207,7 @@ create table img_scan_job (
  creation_time timestamp default CURRENT_TIMESTAMP,
  update_time timestamp default CURRENT_TIMESTAMP on update CURRENT_TIMESTAMP,
  PRIMARY KEY (id)
-);
+ );
 
 create table img_scan_overview (
  id int NOT NULL AUTO_INCREMENT,
@@ -222,7 +223,7 @@ create table img_scan_overview (
  update_time timestamp default CURRENT_TIMESTAMP on update CURRENT_TIMESTAMP,
  PRIMARY KEY(id),
  UNIQUE(image_digest)
-);
+ );
 
 create table clair_vuln_timestamp (
 id int NOT NULL AUTO_INCREMENT, 
@@ -238,7 +239,7 @@ create table properties (
  v varchar(128) NOT NULL,
  PRIMARY KEY(id),
  UNIQUE (k)
-);
+ );
 
 CREATE TABLE IF NOT EXISTS `alembic_version` (
     `version_num` varchar(32) NOT NULL
