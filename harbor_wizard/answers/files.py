@@ -35,11 +35,12 @@ def tls_problems(
     key_path = certs.resolve_path(tls.private_key, base)
     ca_path = certs.resolve_path(tls.ca, base) if tls.ca else None
     problems: list[Problem] = []
+    ordered = None
     try:
-        cert, _ = certs.read_certificate(cert_path)
+        ordered = certs.order_chain(certs.read_certificates(cert_path), cert_path)
     except certs.TlsFileError as error:
         problems.append(problem("certificate", str(error)))
-        cert = None
+    cert = ordered[0] if ordered else None
     try:
         key, _ = certs.read_private_key(key_path, passphrase)
     except certs.TlsFileError as error:
@@ -48,7 +49,7 @@ def tls_problems(
     ca = None
     if ca_path is not None:
         try:
-            ca, _ = certs.read_certificate(ca_path)
+            ca = certs.read_certificates(ca_path)
         except certs.TlsFileError as error:
             problems.append(problem("ca", str(error)))
     if cert is not None:
@@ -74,13 +75,14 @@ def tls_problems(
             problems.append(
                 problem("private_key", "does not belong to tls.certificate (public keys differ)")
             )
-        if ca is not None and not certs.signed_by(cert, ca):
-            problems.append(
-                problem("ca", "did not sign tls.certificate: give the CA that issued it")
-            )
+    if ordered and (ca is not None or ca_path is None):
+        try:
+            certs.complete_chain(ordered, cert_path, ca, ca_path, now=now)
+        except certs.ChainError as error:
+            problems.append(problem(error.field, str(error)))
     if problems:
         return problems, None
-    return [], certs.load_material(cert_path, key_path, ca_path, passphrase)
+    return [], certs.load_material(cert_path, key_path, ca_path, passphrase, now=now)
 
 
 def installer_path(document: AnswersDocument) -> Path:

@@ -1,9 +1,13 @@
-"""Certificate, key and CA: they match, are valid now and for a while, cover the hostname."""
+"""Certificate, key and CA: they match, are valid now and for a while, cover the hostname,
+and the chain nginx will serve reaches tls.ca (or a public root) with nothing missing."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
+
+from cryptography import x509
 
 from harbor_wizard import certs
 from harbor_wizard.answers import Answers
@@ -14,24 +18,28 @@ EXPIRY_WARNING = dt.timedelta(days=30)
 
 @probe("tls")
 def check(
-    answers: Answers, base_dir: Path, passphrase: str | None = None, now: dt.datetime | None = None
+    answers: Answers,
+    base_dir: Path,
+    passphrase: str | None = None,
+    now: dt.datetime | None = None,
+    roots: Sequence[x509.Certificate] | None = None,
 ) -> list[CheckResult]:
+    """`roots`: the public roots, this machine's trust store unless a test gives them."""
     tls = answers.tls
     if tls is None:
         return []
     now = now or dt.datetime.now(dt.UTC)
+    cert_path = certs.resolve_path(tls.certificate, base_dir)
+    ca_path = certs.resolve_path(tls.ca, base_dir) if tls.ca else None
     try:
-        material = certs.load_material(
-            certs.resolve_path(tls.certificate, base_dir),
-            certs.resolve_path(tls.private_key, base_dir),
-            certs.resolve_path(tls.ca, base_dir) if tls.ca else None,
-            passphrase,
-        )
+        ordered = certs.order_chain(certs.read_certificates(cert_path), cert_path)
+        key, _ = certs.read_private_key(certs.resolve_path(tls.private_key, base_dir), passphrase)
+        ca = certs.read_certificates(ca_path) if ca_path else None
     except certs.TlsFileError as exc:
         return [error("tls.files", "tls", str(exc), field_path="tls")]
-    cert = material.certificate
+    cert = ordered[0]
     results = []
-    if certs.key_matches(cert, material.private_key):
+    if certs.key_matches(cert, key):
         results.append(ok("tls.key", "tls", "the private key belongs to the certificate"))
     else:
         results.append(
@@ -78,11 +86,19 @@ def check(
                 field_path="tls.certificate",
             )
         )
-    if material.ca is not None:
-        if certs.signed_by(cert, material.ca):
-            results.append(ok("tls.ca", "tls", "the CA signed the certificate"))
-        else:
-            results.append(
-                error("tls.ca", "tls", "tls.ca did not sign the certificate", field_path="tls.ca")
+    try:
+        chain = certs.complete_chain(ordered, cert_path, ca, ca_path, roots, now)
+    except certs.ChainError as exc:
+        results.append(error("tls.chain", "tls", str(exc), field_path=f"tls.{exc.field}"))
+    else:
+        served = len(chain.served) - 1
+        results.append(
+            ok(
+                "tls.chain",
+                "tls",
+                f"the chain is complete: the certificate and {served} intermediate(s), "
+                f"up to {certs.subject(chain.anchor)} "
+                + ("of tls.ca" if ca is not None else "(a public root)"),
             )
+        )
     return results

@@ -313,7 +313,9 @@ def test_ca_that_did_not_sign(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     code, _ = run(tmp_path, https())
     err = capsys.readouterr().err
     assert code == 2
-    assert f":{tls_line('ca')}: tls.ca: did not sign" in err
+    assert f":{tls_line('certificate')}: tls.certificate: the chain is incomplete: " in err
+    assert "was signed by 'CN=Test CA', which is in neither" in err
+    assert "which holds 'CN=Another CA'" in err
 
 
 def test_encrypted_key_needs_its_passphrase(

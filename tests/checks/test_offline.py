@@ -52,7 +52,7 @@ def test_expired_mismatched_uncovered_and_foreign_ca(tmp_path: Path) -> None:
         Status.ERROR,
         "the certificate does not cover registry.example.com (it names other.example.com)",
     )
-    assert found["tls.ca"][0] is Status.ERROR
+    assert found["tls.chain"][0] is Status.ERROR
 
 
 def test_grants_that_allow_creating_registry() -> None:
