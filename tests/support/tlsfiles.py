@@ -1,4 +1,10 @@
-"""Real certificates for tests: a CA, server certificates good and bad, keys."""
+"""Real certificates for tests: a root CA, an intermediate CA under it, server certificates
+good and bad, keys.
+
+By default the server certificate is issued as public and most private CAs issue them:
+by an intermediate, itself signed by the root. server.crt then holds the leaf and the
+intermediate, ca.crt the root: what a client that trusts only the root needs.
+"""
 
 from __future__ import annotations
 
@@ -28,28 +34,76 @@ def _pem_key(key: ec.EllipticCurvePrivateKey, passphrase: str | None = None) -> 
     )
 
 
+def pem(*certs: x509.Certificate) -> bytes:
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
 @dataclass
 class Ca:
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
+    parent: Ca | None = None
+    """The CA that signed this one; None for a root."""
 
     @classmethod
-    def create(cls, name: str = "Test CA") -> Ca:
+    def create(
+        cls,
+        name: str = "Test CA",
+        *,
+        parent: Ca | None = None,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+    ) -> Ca:
+        """A root CA, or with `parent` an intermediate CA it signs."""
         key = _key()
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = dt.datetime.now(dt.UTC)
-        cert = (
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        builder = (
             x509.CertificateBuilder()
             .subject_name(subject)
-            .issuer_name(subject)
+            .issuer_name(parent.cert.subject if parent else subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=10))
-            .not_valid_after(now + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
+            .not_valid_before(not_before or now - dt.timedelta(days=10))
+            .not_valid_after(not_after or now + dt.timedelta(days=3650))
+            .add_extension(
+                x509.BasicConstraints(ca=True, path_length=0 if parent else None), critical=True
+            )
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(ski, critical=False)
         )
-        return cls(key, cert)
+        if parent:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()),
+                critical=False,
+            )
+        return cls(key, builder.sign(parent.key if parent else key, hashes.SHA256()), parent)
+
+    def intermediate(self, name: str = "Test Intermediate CA", **dates: dt.datetime) -> Ca:
+        return Ca.create(name, parent=self, **dates)
+
+    @property
+    def root(self) -> Ca:
+        return self.parent.root if self.parent else self
+
+    @property
+    def chain(self) -> list[x509.Certificate]:
+        """This CA's certificate and those above it, up to and without the root."""
+        return [self.cert, *self.parent.chain] if self.parent else []
 
     def issue(
         self,
@@ -75,6 +129,14 @@ class Ca:
             .not_valid_before(not_before or now - dt.timedelta(days=1))
             .not_valid_after(not_after or now + dt.timedelta(days=365))
             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                critical=False,
+            )
             .sign(self.key, hashes.SHA256())
         )
         return cert, key
@@ -89,14 +151,16 @@ def write_tls(
     not_after: dt.datetime | None = None,
     passphrase: str | None = None,
 ) -> Ca:
-    """server.crt, server.key and ca.crt in `folder`; returns the CA that signed them."""
-    ca = ca or Ca.create()
+    """server.crt (the leaf, then the intermediates), server.key and ca.crt (the root) in
+    `folder`; returns the CA that signed the leaf (by default an intermediate under a new
+    root: `.root` is the root)."""
+    ca = ca or Ca.create().intermediate()
     cert, key = ca.issue(
         names or ["registry.example.com"], not_before=not_before, not_after=not_after
     )
-    (folder / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.crt").write_bytes(pem(cert, *ca.chain))
     (folder / "server.key").write_bytes(_pem_key(key, passphrase))
-    (folder / "ca.crt").write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "ca.crt").write_bytes(pem(ca.root.cert))
     return ca
 
 
