@@ -233,8 +233,9 @@ def _unattended(args: argparse.Namespace) -> int:
 
     from harbor_wizard.checks import CheckOptions
     from harbor_wizard.deploy import Install
+    from harbor_wizard.events import Tee
     from harbor_wizard.external import instructions as external_lb
-    from harbor_wizard.views.unattended import LiveTree, PlainLines, Summary, Tee
+    from harbor_wizard.views.unattended import LiveTree, PlainLines, Summary
 
     check_options = CheckOptions(
         timeout=args.timeout,

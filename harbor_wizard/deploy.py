@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harbor_wizard.checks import CheckOptions
-from harbor_wizard.events import EventSink
+from harbor_wizard.events import EventSink, Tee
 from harbor_wizard.inputs import Inputs
 from harbor_wizard.journal import Journal
+from harbor_wizard.jsonlog import JsonLog
 from harbor_wizard.plan import DATABASE, EXTERNAL_LB_WAIT, OPERATOR, Plan, build_plan
 from harbor_wizard.runner import Runner, RunOptions, RunResult
 from harbor_wizard.statedir import state_dir
-from harbor_wizard.views.jsonlog import JsonLog
-from harbor_wizard.views.unattended import Tee
 
 ABORT_GRACE_SECONDS = 2.5
 """After `abort`, the longest a view waits for the run to end by itself before leaving."""

@@ -106,3 +106,14 @@ class EventSink(Protocol):
     """Anything that takes events; called from the runner's threads, must be thread-safe."""
 
     def __call__(self, event: Event) -> None: ...
+
+
+class Tee:
+    """One sink that hands each event to several."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self.sinks = sinks
+
+    def __call__(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink(event)

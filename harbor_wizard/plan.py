@@ -7,13 +7,15 @@ a phase hosts run in parallel, each host's steps in order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from harbor_wizard.answers.files import installer_path
 from harbor_wizard.checks import CheckOptions
 from harbor_wizard.inputs import Inputs
-from harbor_wizard.render import HARBOR_DIR, RenderedFile
+from harbor_wizard.profiles import Then, profile_for
+from harbor_wizard.render import RenderedFile, ports, vip_redirect_rules
 from harbor_wizard.steps.base import Action
 from harbor_wizard.steps.database import LoadSchema
 from harbor_wizard.steps.distribute import DistributeInstaller
@@ -27,7 +29,6 @@ from harbor_wizard.steps.verify import ExternalLbServes, HoldsVip, NodeServes, V
 OPERATOR = "operator"
 """The pseudo-host of steps that run on this machine (checks, schema, VIP probe)."""
 DATABASE = "database"
-HARBOR_UID = "10000:10000"
 EXTERNAL_LB_WAIT = 120.0
 """Seconds to wait for an external LB to answer at the VIP (`--lb-wait`)."""
 
@@ -102,32 +103,43 @@ def build_plan(
     return Plan(answers.name, tuple(phases))
 
 
-def _files_of(files: list[RenderedFile], host: str) -> dict[PurePosixPath, RenderedFile]:
-    return {f.path: f for f in files if f.host == host}
+def _files_of(files: list[RenderedFile], host: str) -> list[RenderedFile]:
+    return [f for f in files if f.host == host]
+
+
+def _put(
+    files: list[RenderedFile], follow: Callable[[Then, list[RenderedFile]], Action | None]
+) -> list[Action]:
+    """Each file written, and after the last file of a group (same `then`, same service)
+    what its profile entry says must follow a change: `follow` builds that step."""
+    steps: list[Action] = []
+    for rendered in files:
+        steps.append(PutFile(rendered))
+        if rendered.then is Then.NOTHING:
+            continue
+        group = [f for f in files if (f.then, f.service) == (rendered.then, rendered.service)]
+        if group[-1] is rendered:
+            step = follow(rendered.then, group)
+            if step is not None:
+                steps.append(step)
+    return steps
 
 
 def _lb_plan(inputs: Inputs, files: list[RenderedFile]) -> list[HostPlan]:
     lb = inputs.answers.load_balancer
+    profile = profile_for(inputs.answers.harbor.version)
+
+    def follow(then: Then, group: list[RenderedFile]) -> Action | None:
+        if then is Then.SYSCTL:
+            return Sysctl(group[-1].path, dict(profile.lb_sysctl))
+        if then is Then.RELOAD:
+            return Service(group[-1].service, [f.path for f in group])
+        return None
+
     plans = []
-    packages = {"keepalived": "keepalived", "curl": "curl"}
-    if lb.mode == "haproxy":
-        packages["haproxy"] = "haproxy"
     for node in lb.nodes:
-        mine = _files_of(files, node.name)
-        keepalived = PurePosixPath("/etc/keepalived/keepalived.conf")
-        sysctl = PurePosixPath("/etc/sysctl.d/90-harbor-wizard.conf")
-        steps: list[Action] = [Packages(packages)]
-        steps += [
-            PutFile(f) for p, f in mine.items() if p.parent == PurePosixPath("/usr/local/bin")
-        ]
-        steps += [
-            PutFile(mine[sysctl]),
-            Sysctl(sysctl, {"net.ipv4.ip_forward": "1", "net.ipv4.ip_nonlocal_bind": "1"}),
-        ]
-        if lb.mode == "haproxy":
-            haproxy = PurePosixPath("/etc/haproxy/haproxy.cfg")
-            steps += [PutFile(mine[haproxy]), Service("haproxy", [haproxy])]
-        steps += [PutFile(mine[keepalived]), Service("keepalived", [keepalived])]
+        steps: list[Action] = [Packages(dict(profile.lb_packages[lb.mode]))]
+        steps += _put(_files_of(files, node.name), follow)
         plans.append(HostPlan(node.name, str(node.address), tuple(steps)))
     return plans
 
@@ -141,31 +153,27 @@ def _node_plan(
     reinstall: bool = False,
 ) -> HostPlan:
     answers = inputs.answers
+    profile = profile_for(answers.harbor.version)
     mine = _files_of(files, host)
     # The guard first: a node holding another secretkey stops before anything on it changes.
-    steps: list[Action] = [KeepsSecretKey(f) for f in mine.values() if f.guarded]
-    steps.append(UnpackInstaller(installer))
+    steps: list[Action] = [KeepsSecretKey(f) for f in mine if f.guarded]
+    steps.append(UnpackInstaller(installer, profile.installer))
     steps += [
-        Directory(PurePosixPath("/data"), "root:root", 0o755),
-        Directory(PurePosixPath("/data/registry"), HARBOR_UID, 0o755),
-        Directory(PurePosixPath("/data/job_logs"), HARBOR_UID, 0o755),
+        Directory(d.path, d.owner, d.mode) for d in profile.directories(tls=answers.tls is not None)
     ]
-    if answers.tls is not None:
-        steps += [
-            Directory(PurePosixPath("/data/cert"), "root:root", 0o755),
-            Directory(PurePosixPath("/data/ca_download"), "root:root", 0o755),
-        ]
-    harbor_files = [f for p, f in mine.items() if p.is_relative_to(HARBOR_DIR)]
-    steps += [PutFile(f) for f in harbor_files]
-    steps.append(
-        RunInstall(installer, harbor_files, answers.harbor.with_clair, address, force=reinstall)
-    )
-    rules = mine.get(PurePosixPath("/etc/harbor-wizard/vip-redirect.rules"))
-    if rules is not None:
-        steps.append(PutFile(rules))
-        steps.append(
-            NatRules([line for line in rules.content.splitlines() if line.startswith("-t ")])
-        )
+    flags = list(profile.installer.flags)
+    if answers.harbor.with_clair:
+        flags.append(profile.installer.clair_flag)
+
+    def follow(then: Then, group: list[RenderedFile]) -> Action | None:
+        if then is Then.INSTALL:
+            return RunInstall(installer, profile.installer, group, flags, address, force=reinstall)
+        if then is Then.VIP_REDIRECT:
+            rules = vip_redirect_rules(str(answers.vip), ports(answers))
+            return NatRules(rules, ports(answers))
+        return None
+
+    steps += _put(mine, follow)
     return HostPlan(host, address, tuple(steps))
 
 

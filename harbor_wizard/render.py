@@ -25,27 +25,9 @@ from pydantic import SecretStr
 from harbor_wizard.answers import Answers, InvalidInput, Problem
 from harbor_wizard.artefacts import SharedArtefacts
 from harbor_wizard.certs import TlsMaterial
+from harbor_wizard.profiles import ManagedFile, Role, Source, Then, profile_for
+from harbor_wizard.profiles.harbor_1_4 import SSL_CERT, SSL_KEY
 from harbor_wizard.redact import MASK, redact
-
-HARBOR_DIR = PurePosixPath("/opt/harbor")
-"""Where the offline installer is unpacked on every node (the guide's ~/harbor)."""
-CERT_DIR = PurePosixPath("/data/cert")
-SSL_CERT = CERT_DIR / "server.crt"
-SSL_KEY = CERT_DIR / "server.key"
-
-HARBOR_CFG_SECRET_KEYS = frozenset(
-    {
-        "harbor_admin_password",
-        "db_password",
-        "clair_db_password",
-        "registry_storage_provider_config",  # may hold storage credentials
-        # Upstream placeholders in our file, but a host's hand-edited copy may hold real ones.
-        "email_password",
-        "ldap_search_pwd",
-        "uaa_clientsecret",
-    }
-)
-KEEPALIVED_SECRET_KEYS = frozenset({"auth_pass"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +46,27 @@ class RenderedFile:
     """Keys (in this file's syntax) whose values are secret: harbor.cfg's ``db_password``,
     keepalived's ``auth_pass``. A diff masks their lines on both sides, whatever value the
     host holds; a secret file without such keys (a private key) is never shown at all."""
+    entry: ManagedFile | None = None
+    """The profile's entry: how the file is validated, what follows a change."""
+
+    @classmethod
+    def of(cls, host: str, entry: ManagedFile, content: str) -> RenderedFile:
+        return cls(
+            host, entry.path, content, entry.mode, entry.owner, entry.group, entry.secret,
+            entry.guarded, entry.secret_keys, entry,
+        )  # fmt: skip
+
+    @property
+    def validate(self) -> str:
+        return self.entry.validate if self.entry else ""
+
+    @property
+    def then(self) -> Then:
+        return self.entry.then if self.entry else Then.NOTHING
+
+    @property
+    def service(self) -> str:
+        return self.entry.service if self.entry else ""
 
     @property
     def relative(self) -> str:
@@ -160,6 +163,15 @@ def ports(answers: Answers) -> list[int]:
     return [80, 443] if answers.harbor.protocol == "https" else [80]
 
 
+def vip_redirect_rules(vip: str, ports: Iterable[int]) -> list[tuple[str, ...]]:
+    """The nat rules (iptables arguments after ``-t nat``) that let an LVS-DR node accept
+    traffic addressed to the VIP: rendered into its file and applied from the same list."""
+    return [
+        ("-A", "PREROUTING", "-p", "tcp", "-d", f"{vip}/32", "--dport", str(port), "-j", "REDIRECT")
+        for port in ports
+    ]
+
+
 def storage_config(answers: Answers, secrets: Mapping[str, SecretStr]) -> str:
     """Harbor 1.4's one-line storage config: ``key: value, key: value``."""
     items = []
@@ -181,23 +193,46 @@ def render(
     artefacts: SharedArtefacts,
     tls: TlsMaterial | None = None,
 ) -> list[RenderedFile]:
-    """All files of all hosts, LBs first, each host's files in a fixed order."""
+    """All files of all hosts (the profile's entries for each), LBs first, each host's
+    files in the profile's order."""
     env = environment()
-    files: list[RenderedFile] = []
+    profile = profile_for(answers.harbor.version)
     lb = answers.load_balancer
+    sources: dict[Source, str | None] = {
+        Source.TOKEN_PRIVATE_KEY: artefacts.token_private_key,
+        Source.TOKEN_CERTIFICATE: artefacts.token_certificate,
+        Source.SECRETKEY: artefacts.secretkey,
+        Source.TLS_CERTIFICATE: tls.certificate_pem if tls else None,
+        Source.TLS_PRIVATE_KEY: tls.private_key_pem if tls else None,
+        Source.TLS_CA: tls.ca_pem if tls else None,
+    }
+    tls_ca = tls is not None and tls.ca_pem is not None
+    hosts: list[tuple[str, Role, dict[str, Any]]] = []
     if lb.mode != "external":
-        files += _load_balancer_files(env, answers, secrets)
+        common = _lb_context(answers, secrets)
+        hosts += [(node.name, "lb", {**common, "lb": node}) for node in lb.nodes]
+    common = _node_context(answers, secrets)
     for node in answers.harbor_nodes:
-        files += _node_files(env, answers, node.name, secrets, artefacts, tls)
+        rules = vip_redirect_rules(str(answers.vip), ports(answers))
+        hosts.append((node.name, "node", {**common, "node": node, "redirect_rules": rules}))
+    files: list[RenderedFile] = []
+    for host, role, ctx in hosts:
+        for entry in profile.files_for(role, lb.mode, tls=tls is not None, tls_ca=tls_ca):
+            if entry.template is not None:
+                content = env.get_template(entry.template).render(ctx)
+            else:
+                assert entry.source is not None
+                text = sources[entry.source]
+                if text is None:
+                    raise ValueError(f"{entry.path}: no {entry.source.value} to write")
+                content = text
+            files.append(RenderedFile.of(host, entry, content))
     return files
 
 
-def _load_balancer_files(
-    env: jinja2.Environment, answers: Answers, secrets: Mapping[str, SecretStr]
-) -> list[RenderedFile]:
+def _lb_context(answers: Answers, secrets: Mapping[str, SecretStr]) -> dict[str, Any]:
     lb = answers.load_balancer
-    holder = lb.vip_holder
-    common: dict[str, Any] = {
+    return {
         "name": answers.name,
         "mode": lb.mode,
         "vip": str(answers.vip),
@@ -205,47 +240,15 @@ def _load_balancer_files(
         "interface": lb.interface,
         "virtual_router_id": lb.virtual_router_id,
         "auth_pass": secrets["load_balancer.auth_pass"],
-        "holder": holder,
+        "holder": lb.vip_holder,
         "nodes": answers.harbor_nodes,
         "ports": ports(answers),
         "check": "check check-ssl verify none" if answers.harbor.protocol == "https" else "check",
+        "sysctl": profile_for(answers.harbor.version).lb_sysctl,
     }
-    files: list[RenderedFile] = []
-    wanted = [
-        ("keepalived.conf.j2", "/etc/keepalived/keepalived.conf", 0o600, True),
-        ("sysctl.conf.j2", "/etc/sysctl.d/90-harbor-wizard.conf", 0o644, False),
-    ]
-    keys = {"/etc/keepalived/keepalived.conf": KEEPALIVED_SECRET_KEYS}
-    if lb.mode == "lvs-dr":
-        wanted.append(("check.sh.j2", "/usr/local/bin/check.sh", 0o755, False))
-    else:
-        wanted.append(("check_haproxy.sh.j2", "/usr/local/bin/check_haproxy.sh", 0o755, False))
-        wanted.append(("haproxy.cfg.j2", "/etc/haproxy/haproxy.cfg", 0o644, False))
-    for node in lb.nodes:
-        ctx = {**common, "lb": node}
-        for template, path, mode, secret in wanted:
-            content = env.get_template(template).render(ctx)
-            files.append(
-                RenderedFile(
-                    node.name,
-                    PurePosixPath(path),
-                    content,
-                    mode,
-                    secret=secret,
-                    secret_keys=keys.get(path, frozenset()),
-                )
-            )
-    return files
 
 
-def _node_files(
-    env: jinja2.Environment,
-    answers: Answers,
-    host: str,
-    secrets: Mapping[str, SecretStr],
-    artefacts: SharedArtefacts,
-    tls: TlsMaterial | None,
-) -> list[RenderedFile]:
+def _node_context(answers: Answers, secrets: Mapping[str, SecretStr]) -> dict[str, Any]:
     clair = answers.clair_database
     clair_ctx: dict[str, Any] = (
         {
@@ -264,7 +267,7 @@ def _node_files(
             "password": "password",
         }
     )
-    ctx = {
+    return {
         "harbor": answers.harbor,
         "database": answers.database,
         "redis": answers.redis,
@@ -273,43 +276,8 @@ def _node_files(
         "storage_config": storage_config(answers, secrets),
         "secrets": secrets,
         "paths": {"ssl_cert": SSL_CERT, "ssl_cert_key": SSL_KEY},
+        "vip": str(answers.vip),
     }
-    ha = HARBOR_DIR / "ha"
-    files = [
-        RenderedFile(
-            host,
-            HARBOR_DIR / "harbor.cfg",
-            env.get_template("harbor.cfg.j2").render(ctx),
-            0o600,
-            secret=True,
-            secret_keys=HARBOR_CFG_SECRET_KEYS,
-        ),
-        RenderedFile(host, ha / "private_key.pem", artefacts.token_private_key, 0o600, secret=True),
-        RenderedFile(host, ha / "root.crt", artefacts.token_certificate, 0o644),
-        RenderedFile(host, ha / "secretkey", artefacts.secretkey, 0o600, secret=True, guarded=True),
-    ]
-    if tls is not None:
-        # prepare --ha copies these from ha/ to ssl_cert, ssl_cert_key and
-        # /data/ca_download/ca.crt; the containers then own the copies, so the wizard
-        # manages only the ha/ originals.
-        files += [
-            RenderedFile(host, ha / SSL_CERT.name, tls.certificate_pem, 0o644),
-            RenderedFile(host, ha / SSL_KEY.name, tls.private_key_pem, 0o600, secret=True),
-        ]
-        if tls.ca_pem is not None:
-            files.append(RenderedFile(host, ha / "ca.crt", tls.ca_pem, 0o644))
-    if answers.load_balancer.mode == "lvs-dr":
-        node = next(n for n in answers.harbor_nodes if n.name == host)
-        files.append(
-            RenderedFile(
-                host,
-                PurePosixPath("/etc/harbor-wizard/vip-redirect.rules"),
-                env.get_template("vip-redirect.rules.j2").render(
-                    node=node, vip=str(answers.vip), ports=ports(answers)
-                ),
-            )
-        )
-    return files
 
 
 def write_tree(files: list[RenderedFile], out: Path) -> list[Path]:

@@ -13,9 +13,10 @@ import pytest
 from harbor_wizard import lock
 from harbor_wizard.inputs import Inputs, load_inputs
 from harbor_wizard.plan import Plan, build_plan
+from harbor_wizard.profiles.harbor_1_4 import DATA_SECRETKEY
 from harbor_wizard.steps import harbor
 from harbor_wizard.steps.files import PutFile
-from harbor_wizard.steps.guard import DATA_SECRETKEY, KeepsSecretKey
+from harbor_wizard.steps.guard import KeepsSecretKey
 from harbor_wizard.steps.harbor import RunInstall
 from tests.support.deployment import write_deployment
 

@@ -19,10 +19,10 @@ from harbor_wizard.answers import loads
 from harbor_wizard.artefacts import SharedArtefacts
 from harbor_wizard.events import Outcome, StepFinished
 from harbor_wizard.inputs import Inputs
+from harbor_wizard.jsonlog import JsonLog
 from harbor_wizard.render import RenderedFile, render
 from harbor_wizard.steps.base import StepContext
 from harbor_wizard.steps.files import PutFile
-from harbor_wizard.views.jsonlog import JsonLog
 from tests.support.deployment import ANSWERS, SECRETS
 
 ARTEFACTS = SharedArtefacts("-----KEY-----\n", "-----CERT-----\n", "0123456789abcdef")

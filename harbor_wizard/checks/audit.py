@@ -20,52 +20,47 @@ from harbor_wizard.answers import Answers
 from harbor_wizard.checks import CheckOptions, ssh
 from harbor_wizard.checks.result import CheckResult, error, ok
 from harbor_wizard.connection import SshTarget, targets
+from harbor_wizard.profiles import ManagedFile, profile_for
 from harbor_wizard.redact import redact
 from harbor_wizard.remote import Output, sha256s
-from harbor_wizard.render import HARBOR_DIR, SSL_CERT, SSL_KEY, RenderedFile
+from harbor_wizard.render import RenderedFile
 
-HA = HARBOR_DIR / "ha"
-DATA_SECRETKEY = PurePosixPath("/data/secretkey")
-CA_DOWNLOAD = PurePosixPath("/data/ca_download/ca.crt")
-PREPARE_COPIES = {
-    DATA_SECRETKEY: HA / "secretkey",
-    SSL_CERT: HA / SSL_CERT.name,
-    SSL_KEY: HA / SSL_KEY.name,
-    CA_DOWNLOAD: HA / "ca.crt",
-}
-"""Files `prepare --ha` copies byte for byte from the installer's ha/ folder."""
 ALL_NODES = "all nodes"
 Sums = Mapping[PurePosixPath, str | None]
 """sha256 (hex) of each audited file on one node; None when it is missing or unreadable."""
 
 
+def _shared(answers: Answers) -> tuple[ManagedFile, ...]:
+    tls = answers.tls
+    files = profile_for(answers.harbor.version).files_for(
+        "node", answers.load_balancer.mode, tls=tls is not None, tls_ca=bool(tls and tls.ca)
+    )
+    return tuple(f for f in files if f.shared)
+
+
 def audited_paths(answers: Answers) -> list[PurePosixPath]:
-    """The HA files (guide: identical on every node) and harbor.cfg, for these answers."""
-    paths = [
-        HARBOR_DIR / "harbor.cfg",
-        HA / "private_key.pem",
-        HA / "root.crt",
-        HA / "secretkey",
-        DATA_SECRETKEY,
-    ]
-    if answers.tls is not None:
-        paths += [HA / SSL_CERT.name, HA / SSL_KEY.name, SSL_CERT, SSL_KEY]
-        if answers.tls.ca is not None:
-            paths += [HA / "ca.crt", CA_DOWNLOAD]
+    """The files the profile says every node shares, each followed by the copy the
+    installer makes of it, for these answers."""
+    paths = []
+    for entry in _shared(answers):
+        paths.append(entry.path)
+        if entry.copied_to is not None:
+            paths.append(entry.copied_to)
     return paths
 
 
 def expected_sums(files: Iterable[RenderedFile], paths: Sequence[PurePosixPath]) -> Sums:
     """What each audited file should hash to, from the rendered files of one node.
 
-    The copies prepare makes from ha/ (secretkey, certificates) hash like their originals.
+    The installer's copies (secretkey, certificates) hash like their originals.
     """
     by_path: dict[PurePosixPath, str] = {}
     for rendered in files:
-        by_path.setdefault(rendered.path, hashlib.sha256(rendered.content.encode()).hexdigest())
-    for copy, original in PREPARE_COPIES.items():
-        if original in by_path:
-            by_path.setdefault(copy, by_path[original])
+        digest = hashlib.sha256(rendered.content.encode()).hexdigest()
+        by_path.setdefault(rendered.path, digest)
+        copy = rendered.entry.copied_to if rendered.entry else None
+        if copy is not None:
+            by_path.setdefault(copy, digest)
     return {path: by_path[path] for path in paths if path in by_path}
 
 

@@ -7,23 +7,22 @@ import tarfile
 from pathlib import Path
 
 from harbor_wizard.checks.result import CheckResult, error, ok, probe
+from harbor_wizard.profiles import profile_for
 
-REQUIRED = ("harbor/install.sh", "harbor/harbor.cfg", "harbor/ha/registry.sql")
 
-
-def inspect(path: Path) -> tuple[set[str], str | None]:
+def inspect(path: Path, required: tuple[str, ...]) -> tuple[set[str], str | None]:
     """The required members found, and the Harbor version named by its image tarball."""
     found: set[str] = set()
     version = None
     with tarfile.open(path, "r:*") as archive:
         for member in archive:
             name = member.name.removeprefix("./")
-            if name in REQUIRED:
+            if name in required:
                 found.add(name)
             match = re.fullmatch(r"harbor/harbor\.v(\d+\.\d+\.\d+)\.tar\.gz", name)
             if match:
                 version = match.group(1)
-            if len(found) == len(REQUIRED) and version:
+            if len(found) == len(required) and version:
                 break
     return found, version
 
@@ -40,8 +39,10 @@ def check(path: Path, expected_version: str) -> list[CheckResult]:
                 field_path=field,
             )
         ]
+    profile = profile_for(expected_version)
+    layout = profile.installer
     try:
-        found, version = inspect(path)
+        found, version = inspect(path, layout.members)
     except (tarfile.TarError, OSError, EOFError) as exc:
         return [
             error(
@@ -51,14 +52,14 @@ def check(path: Path, expected_version: str) -> list[CheckResult]:
                 field_path=field,
             )
         ]
-    missing = [name for name in REQUIRED if name not in found]
+    missing = [name for name in layout.members if name not in found]
     if missing:
         return [
             error(
                 "installer",
                 "installer",
-                f"{path} is not a Harbor 1.4 offline installer: it lacks {', '.join(missing)} "
-                "(the online installer has no ha/registry.sql)",
+                f"{path} is not a Harbor {profile.release} offline installer: it lacks "
+                f"{', '.join(missing)} (the online installer has no {layout.schema})",
                 field_path=field,
             )
         ]

@@ -24,6 +24,10 @@ class Change:
     summary: str
     diff: str = ""
     """A unified diff with secrets masked, when the step can show one."""
+    kind: str = ""
+    """Which of its ways to act the step chose, for its own `apply` (never the wording)."""
+    items: tuple[str, ...] = ()
+    """What it found to act on (missing packages, say), for its own `apply`."""
 
 
 class StepFailed(Exception):

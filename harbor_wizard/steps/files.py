@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import PurePosixPath
 
 from harbor_wizard import remote
 from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
-
-VALIDATORS = {
-    PurePosixPath("/etc/keepalived/keepalived.conf"): 'keepalived -t -f "$1"',
-    PurePosixPath("/etc/haproxy/haproxy.cfg"): 'haproxy -c -q -f "$1"',
-}
-"""Checked on the host from the temp file, before it replaces the live one."""
 
 
 class PutFile(Action):
@@ -38,7 +31,9 @@ class PutFile(Action):
             return Change("content differs", self._diff(ctx, None))
         if (state.mode, state.owner, state.group) != (r.mode, r.owner, r.group):
             shown = f"{state.mode:04o} {state.owner}:{state.group}" if state.mode else "?"
-            return Change(f"mode/owner {shown} -> {r.mode:04o} {r.owner}:{r.group}")
+            return Change(
+                f"mode/owner {shown} -> {r.mode:04o} {r.owner}:{r.group}", kind="mode/owner"
+            )
         return None
 
     def _diff(self, ctx: StepContext, current: str | None) -> str:
@@ -55,7 +50,7 @@ class PutFile(Action):
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         r = self.rendered
-        if change.summary.startswith("mode/owner"):
+        if change.kind == "mode/owner":
             out = remote.run(
                 ctx.ssh,
                 'chown -- "$2" "$1" && chmod -- "$3" "$1"',
@@ -70,7 +65,7 @@ class PutFile(Action):
                 mode=r.mode,
                 owner=r.owner,
                 group=r.group,
-                validate=VALIDATORS.get(r.path, ""),
+                validate=r.validate,  # on the host, from the temp file, before the rename
             )
         if not out.ok:
             raise StepFailed(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from harbor_wizard import remote
 from harbor_wizard.artefacts import SECRETKEY
-from harbor_wizard.checks.audit import DATA_SECRETKEY
 from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
@@ -22,9 +21,10 @@ class KeepsSecretKey(Action):
 
     def __init__(self, rendered: RenderedFile) -> None:
         self.rendered = rendered
-        self.paths = (DATA_SECRETKEY, rendered.path)
+        copy = rendered.entry.copied_to if rendered.entry else None
+        self.paths = (rendered.path,) if copy is None else (copy, rendered.path)
         self.step_id = "guard:secretkey"
-        self.title = f"{DATA_SECRETKEY} and {rendered.path}, where present, are the deployment's"
+        self.title = f"{' and '.join(map(str, self.paths))}, where present, are the deployment's"
 
     def inspect(self, ctx: StepContext) -> Change | None:
         expected = remote.sha256(self.rendered.content.encode())

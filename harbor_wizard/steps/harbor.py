@@ -14,13 +14,15 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 
 from harbor_wizard import remote
-from harbor_wizard.render import HARBOR_DIR, RenderedFile
+from harbor_wizard.profiles import Installer
+from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 from harbor_wizard.steps.verify import HTTP_TIMEOUT
 
 UPLOAD_DIR = PurePosixPath("/opt/harbor-wizard")
-UNPACKED_MARK = HARBOR_DIR / ".harbor-wizard-installer"
-INSTALLED_MARK = HARBOR_DIR / ".harbor-wizard-installed"
+UNPACKED_MARK = ".harbor-wizard-installer"
+INSTALLED_MARK = ".harbor-wizard-installed"
+"""Names in the installer's folder: which installer is unpacked, what install.sh last ran on."""
 INSTALL_TIMEOUT = 1800.0
 
 
@@ -49,36 +51,38 @@ def remote_installer(local: Path) -> PurePosixPath:
 
 
 class UnpackInstaller(Action):
-    """The installer unpacked into /opt/harbor (the guide's ~/harbor)."""
+    """The installer unpacked where the profile says (1.4: /opt/harbor, the guide's ~/harbor)."""
 
-    def __init__(self, local: Path) -> None:
+    def __init__(self, local: Path, layout: Installer) -> None:
         self.local = local
+        self.directory = layout.directory
+        self.mark = layout.directory / UNPACKED_MARK
         self.step_id = "installer:unpack"
-        self.title = f"unpack into {HARBOR_DIR}"
+        self.title = f"unpack into {self.directory}"
 
     def fingerprint(self) -> str:
         return local_sha256(self.local)
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        mark = remote.read_file(ctx.ssh, UNPACKED_MARK)
+        mark = remote.read_file(ctx.ssh, self.mark)
         return None if (mark or "").strip() == local_sha256(self.local) else Change("not unpacked")
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         out = remote.run(
             ctx.ssh,
             'tar -xzf "$1" -C "$2" && test -x "$3/install.sh"',
-            remote_installer(self.local), HARBOR_DIR.parent, HARBOR_DIR,
+            remote_installer(self.local), self.directory.parent, self.directory,
             sudo=True,
             timeout=600,
         )  # fmt: skip
         if not out.ok:
             raise StepFailed(f"{ctx.host}: unpacking the installer failed", out.code, out.tail())
         mark = remote.write_file(
-            ctx.ssh, UNPACKED_MARK, f"{local_sha256(self.local)}\n".encode(), mode=0o644
+            ctx.ssh, self.mark, f"{local_sha256(self.local)}\n".encode(), mode=0o644
         )
         if not mark.ok:
-            raise StepFailed(f"{ctx.host}: recording {UNPACKED_MARK} failed", mark.code)
-        return f"unpacked into {HARBOR_DIR}"
+            raise StepFailed(f"{ctx.host}: recording {self.mark} failed", mark.code)
+        return f"unpacked into {self.directory}"
 
 
 class RunInstall(Action):
@@ -94,17 +98,20 @@ class RunInstall(Action):
     def __init__(
         self,
         local: Path,
+        layout: Installer,
         inputs: list[RenderedFile],
-        with_clair: bool,
+        flags: list[str],
         address: str,
         *,
         force: bool = False,
     ) -> None:
         self.local = local
+        self.directory = layout.directory
+        self.mark = layout.directory / INSTALLED_MARK
         self.inputs = inputs
         self.address = address
         self.force = force
-        self.flags = ["--ha", "--with-clair"] if with_clair else ["--ha"]
+        self.flags = flags
         self.step_id = "install.sh"
         self.title = "./install.sh " + " ".join(self.flags)
 
@@ -116,7 +123,7 @@ class RunInstall(Action):
         return digest.hexdigest()
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        mark = remote.read_file(ctx.ssh, INSTALLED_MARK)
+        mark = remote.read_file(ctx.ssh, self.mark)
         if (mark or "").strip() != self.fingerprint():
             return Change(
                 "never installed" if mark is None else "inputs changed since the last install"
@@ -131,7 +138,7 @@ class RunInstall(Action):
         out = remote.run(
             ctx.ssh,
             'cd "$1" && shift && unset host && printf "yes\\n" | ./install.sh "$@"',
-            HARBOR_DIR, *self.flags,
+            self.directory, *self.flags,
             sudo=True, timeout=INSTALL_TIMEOUT, on_line=ctx.emit_line,
         )  # fmt: skip
         if not out.ok:
@@ -140,9 +147,7 @@ class RunInstall(Action):
                 out.code,
                 out.tail(10),
             )
-        mark = remote.write_file(
-            ctx.ssh, INSTALLED_MARK, f"{self.fingerprint()}\n".encode(), mode=0o644
-        )
+        mark = remote.write_file(ctx.ssh, self.mark, f"{self.fingerprint()}\n".encode(), mode=0o644)
         if not mark.ok:
-            raise StepFailed(f"{ctx.host}: recording {INSTALLED_MARK} failed", mark.code)
+            raise StepFailed(f"{ctx.host}: recording {self.mark} failed", mark.code)
         return f"Harbor installed ({change.summary})"

@@ -36,7 +36,7 @@ class Packages(Action):
             for package, binary in self.packages.items()
             if not remote.run(ctx.ssh, 'command -v "$1"', binary).ok
         ]
-        return Change("install " + " ".join(missing)) if missing else None
+        return Change("install " + " ".join(missing), items=tuple(missing)) if missing else None
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         manager = ctx.facts.get("package_manager") or next(
@@ -44,7 +44,7 @@ class Packages(Action):
         )
         if manager is None:
             raise StepFailed(f"{ctx.host}: no known package manager to {change.summary}")
-        missing = change.summary.removeprefix("install ").split()
+        missing = list(change.items)
         out = remote.run(
             ctx.ssh, INSTALL[manager], *missing, sudo=True, timeout=900, on_line=ctx.emit_line,
         )  # fmt: skip
@@ -113,21 +113,22 @@ class Service(Action):
         out = remote.run(ctx.ssh, _SERVICE_STATE, self.name, self.marker, *self.configs, sudo=True)
         state, mode, digest, applied = [*out.stdout.split("\n"), "", "", "", ""][:4]
         if state != "active":
-            return Change("start")
+            return Change("start", kind="start")
         if applied.strip() != digest.strip():
-            return Change("reload" if self.reload else "restart")
+            verb = "reload" if self.reload else "restart"
+            return Change(verb, kind=verb)
         if mode != f"{MARKER_MODE:o}":
-            return Change(RESTRICT)
+            return Change(RESTRICT, kind="restrict")
         return None
 
     def apply(self, ctx: StepContext, change: Change) -> str:
-        if change.summary == RESTRICT:  # a marker written by an older version: 0644
+        if change.kind == "restrict":  # a marker written by an older version: 0644
             out = remote.run(ctx.ssh, 'chmod -- "$1" "$2"', f"{MARKER_MODE:o}", self.marker,
                              sudo=True)  # fmt: skip
             if not out.ok:
                 raise _fail(ctx, f"chmod {self.marker}", out)
             return f"{self.marker} made {MARKER_MODE:04o}"
-        verb = change.summary
+        verb = change.kind
         script = 'systemctl "$1" "$2"'
         if verb == "start":
             script = 'systemctl enable "$2" && ' + script
@@ -173,28 +174,27 @@ class Directory(Action):
         return f"{self.path} ready ({change.summary})"
 
 
-_IPTABLES = 'iptables -w "$@"'
+_IPTABLES = 'iptables -w -t nat "$@"'
 
 
-def _check(rule: str) -> list[str]:
+def _check(rule: tuple[str, ...]) -> tuple[str, ...]:
     """The `iptables -C` form of an `-A` rule."""
-    words = rule.split()
-    return ["-C" if word == "-A" else word for word in words]
+    return tuple("-C" if word == "-A" else word for word in rule)
 
 
 class NatRules(Action):
-    """iptables rules that must exist exactly once (`iptables -C` before `-A`)."""
+    """nat rules that must exist exactly once (`iptables -C` before `-A`)."""
 
-    def __init__(self, rules: list[str]) -> None:
+    def __init__(self, rules: list[tuple[str, ...]], ports: list[int]) -> None:
         self.rules = rules
         self.step_id = "iptables:vip-redirect"
-        ports = ", ".join(rule.split("--dport ")[1].split()[0] for rule in rules)
-        self.title = f"VIP REDIRECT rules (port {ports})"
+        self.title = f"VIP REDIRECT rules (port {', '.join(map(str, ports))})"
 
     def fingerprint(self) -> str:
-        return hashlib.sha256("|".join(self.rules).encode()).hexdigest()
+        text = "|".join("-t nat " + " ".join(rule) for rule in self.rules)
+        return hashlib.sha256(text.encode()).hexdigest()
 
-    def _missing(self, ctx: StepContext) -> list[str]:
+    def _missing(self, ctx: StepContext) -> list[tuple[str, ...]]:
         return [
             rule
             for rule in self.rules
@@ -203,13 +203,15 @@ class NatRules(Action):
 
     def inspect(self, ctx: StepContext) -> Change | None:
         missing = self._missing(ctx)
-        return Change(f"{len(missing)} rule(s) missing", "\n".join(missing)) if missing else None
+        if not missing:
+            return None
+        return Change(f"{len(missing)} rule(s) missing", "\n".join(" ".join(r) for r in missing))
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         added = 0
         for rule in self._missing(ctx):
-            out = remote.run(ctx.ssh, _IPTABLES, *rule.split(), sudo=True)
+            out = remote.run(ctx.ssh, _IPTABLES, *rule, sudo=True)
             if not out.ok:
-                raise _fail(ctx, f"iptables {rule}", out)
+                raise _fail(ctx, f"iptables -t nat {' '.join(rule)}", out)
             added += 1
         return f"added {added} rule(s)"

@@ -23,7 +23,6 @@ from rich.tree import Tree
 
 from harbor_wizard.events import (
     Event,
-    EventSink,
     Outcome,
     OutputLine,
     PhaseStarted,
@@ -41,17 +40,6 @@ STYLES = {
     Outcome.FAILED: "bold red",
     Outcome.CANCELLED: "magenta",
 }
-
-
-class Tee:
-    """One sink that hands each event to several."""
-
-    def __init__(self, *sinks: EventSink) -> None:
-        self.sinks = sinks
-
-    def __call__(self, event: Event) -> None:
-        for sink in self.sinks:
-            sink(event)
 
 
 def _clock(at: float) -> str:

@@ -18,7 +18,6 @@ from harbor_wizard.answers import loads
 from harbor_wizard.checks import Status
 from harbor_wizard.checks.audit import (
     ALL_NODES,
-    DATA_SECRETKEY,
     audit,
     audited_paths,
     compare,
@@ -26,8 +25,15 @@ from harbor_wizard.checks.audit import (
 )
 from harbor_wizard.cli import main
 from harbor_wizard.inputs import Inputs, load_inputs
+from harbor_wizard.profiles.harbor_1_4 import (
+    DATA_SECRETKEY,
+    HARBOR_DIR,
+    PROFILE,
+    SSL_CERT,
+    SSL_KEY,
+)
 from harbor_wizard.remote import parse_sums
-from harbor_wizard.render import HARBOR_DIR, SSL_CERT, SSL_KEY, RenderedFile
+from harbor_wizard.render import RenderedFile
 from tests.lab import Lab
 from tests.support.deployment import https
 
@@ -87,8 +93,8 @@ def test_with_https_the_certificates_and_their_copies_are_audited() -> None:
     paths = audited_paths(answers)
     assert {SSL_CERT, SSL_KEY, HARBOR_DIR / "ha" / "server.crt"} <= set(paths)
     rendered = [
-        RenderedFile("n1", HARBOR_DIR / "ha" / "server.crt", "cert"),
-        RenderedFile("n1", HARBOR_DIR / "ha" / "secretkey", "0123456789abcdef"),
+        RenderedFile.of("n1", PROFILE.entry(HARBOR_DIR / "ha" / "server.crt"), "cert"),
+        RenderedFile.of("n1", PROFILE.entry(HARBOR_DIR / "ha" / "secretkey"), "0123456789abcdef"),
     ]
     expected = expected_sums(rendered, paths)
     assert expected[SSL_CERT] == expected[HARBOR_DIR / "ha" / "server.crt"]

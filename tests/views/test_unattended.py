@@ -17,9 +17,10 @@ from harbor_wizard.events import (
     RunFinished,
     StepFinished,
     StepStarted,
+    Tee,
 )
-from harbor_wizard.views.jsonlog import JsonLog
-from harbor_wizard.views.unattended import LiveTree, PlainLines, Summary, Tee
+from harbor_wizard.jsonlog import JsonLog
+from harbor_wizard.views.unattended import LiveTree, PlainLines, Summary
 
 SECRET = "s3cret-Value-x9"
 

@@ -1,0 +1,162 @@
+"""What a Harbor release line manages, said once, as data.
+
+Why data: `render` (what each host holds), `plan` (the steps that put it there), the
+install step (what makes `install.sh` run again), the audit (what every node must share)
+and verification (the health endpoint) all read one description, so adding a managed file
+is adding one entry here, and a second Harbor release is a second profile, not a second
+copy of every module. A profile names templates, paths and effects; it imports no step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import PurePosixPath
+from typing import Literal
+
+Role = Literal["lb", "node"]
+LbMode = Literal["lvs-dr", "haproxy", "external"]
+ALL_LB_MODES: frozenset[LbMode] = frozenset({"lvs-dr", "haproxy", "external"})
+
+
+class Needs(Enum):
+    """Which answers a file depends on to exist at all."""
+
+    ALWAYS = "always"
+    TLS = "tls"
+    """https: the certificate and key."""
+    TLS_CA = "tls.ca"
+    """https with a private CA whose certificate clients download."""
+
+
+class Source(Enum):
+    """Where a file's content comes from when no template renders it."""
+
+    TOKEN_PRIVATE_KEY = "token private key"
+    TOKEN_CERTIFICATE = "token certificate"
+    SECRETKEY = "secretkey"
+    TLS_CERTIFICATE = "tls certificate chain"
+    TLS_PRIVATE_KEY = "tls private key"
+    TLS_CA = "tls ca"
+
+
+class Then(Enum):
+    """What must happen on the host once the file changed, besides writing it."""
+
+    NOTHING = "nothing"
+    RELOAD = "reload its service"
+    """The named `service` reloads (or starts) with it."""
+    INSTALL = "run install.sh again"
+    """An input of the Harbor installer: a change recreates the node's containers."""
+    SYSCTL = "apply its kernel settings"
+    VIP_REDIRECT = "apply its VIP redirect rules"
+    """Run now, and at every boot by its unit."""
+    BOOT_UNIT = "enable its unit at boot"
+
+
+@dataclass(frozen=True)
+class ManagedFile:
+    """One file harbor-wizard writes on a host, and everything the code must know of it."""
+
+    role: Role
+    path: PurePosixPath
+    template: str | None = None
+    """A template of harbor_wizard/templates; None when `source` gives the content."""
+    source: Source | None = None
+    mode: int = 0o644
+    owner: str = "root"
+    group: str = "root"
+    secret: bool = False
+    """Never shown in a diff or a log (but masked by `secret_keys` when it has them)."""
+    secret_keys: frozenset[str] = frozenset()
+    guarded: bool = False
+    """Data depends on it: never replaced when the host holds another one."""
+    validate: str = ""
+    """An `sh` script checking the new content on the host ("$1": the temp file)."""
+    then: Then = Then.NOTHING
+    service: str = ""
+    """The service `Then.RELOAD` reloads, or the unit `Then.BOOT_UNIT` enables."""
+    lb_modes: frozenset[LbMode] = ALL_LB_MODES
+    needs: Needs = Needs.ALWAYS
+    shared: bool = False
+    """The HA guide's rule: byte-identical on every Harbor node (the audit checks it)."""
+    copied_to: PurePosixPath | None = None
+    """Where the installer copies it byte for byte (the audit checks the copy too)."""
+
+    def __post_init__(self) -> None:
+        if (self.template is None) == (self.source is None):
+            raise ValueError(f"{self.path}: exactly one of template and source")
+        if self.then in (Then.RELOAD, Then.BOOT_UNIT) and not self.service:
+            raise ValueError(f"{self.path}: {self.then.value} needs a service")
+
+
+@dataclass(frozen=True)
+class Directory:
+    path: PurePosixPath
+    owner: str = "root:root"
+    mode: int = 0o755
+    needs: Needs = Needs.ALWAYS
+
+
+@dataclass(frozen=True)
+class Installer:
+    """The offline installer: its layout, how it is run, what it loads into the database."""
+
+    directory: PurePosixPath
+    """Where it is unpacked on every node (the guide's ~/harbor)."""
+    members: tuple[str, ...]
+    """Members (tar paths) whose absence means this is not the offline installer."""
+    schema: str
+    """The tar member the database phase loads into the Harbor DB."""
+    flags: tuple[str, ...]
+    clair_flag: str
+    example_name: str
+
+
+@dataclass(frozen=True)
+class Health:
+    """What a Harbor node answers when it serves: `path` with `field` in its JSON."""
+
+    path: str
+    field: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    release: str
+    """The release line, e.g. "1.4"."""
+    files: tuple[ManagedFile, ...]
+    node_directories: tuple[Directory, ...]
+    installer: Installer
+    health: Health
+    lb_packages: Mapping[LbMode, Mapping[str, str]]
+    """Per LB mode: package -> the binary that proves it is installed."""
+    lb_sysctl: Mapping[str, str]
+    """Kernel settings the LBs keep (sysctl.d file and applied at once)."""
+    data_uid: str = field(default="10000:10000")
+    """Owner of the folders Harbor's containers write."""
+
+    def files_for(
+        self, role: Role, lb_mode: LbMode, *, tls: bool, tls_ca: bool
+    ) -> tuple[ManagedFile, ...]:
+        """The entries of `role`'s hosts under these answers, in the order they are put."""
+        present = {Needs.ALWAYS: True, Needs.TLS: tls, Needs.TLS_CA: tls and tls_ca}
+        return tuple(
+            f for f in self.files if f.role == role and lb_mode in f.lb_modes and present[f.needs]
+        )
+
+    def directories(self, *, tls: bool) -> tuple[Directory, ...]:
+        return tuple(d for d in self.node_directories if d.needs is Needs.ALWAYS or tls)
+
+    def entry(self, path: PurePosixPath) -> ManagedFile:
+        return next(f for f in self.files if f.path == path)
+
+
+def profile_for(version: str) -> Profile:
+    """The profile of a `harbor.version` the answers model accepted."""
+    from harbor_wizard.profiles.harbor_1_4 import PROFILE as HARBOR_1_4
+
+    if version.startswith("1.4"):
+        return HARBOR_1_4
+    raise ValueError(f"no profile for Harbor {version}")

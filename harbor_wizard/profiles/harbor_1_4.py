@@ -1,0 +1,135 @@
+"""Harbor 1.4.x, as its HA guide installs it: the files, folders and installer it manages.
+
+Sources: /work/shared/reference (harbor.cfg keys, what `install.sh --ha` and `prepare --ha`
+do). `prepare --ha` copies the ha/ originals to where the containers read them, so the
+wizard manages the originals and the audit checks the copies.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from harbor_wizard.profiles import (
+    Directory,
+    Health,
+    Installer,
+    ManagedFile,
+    Needs,
+    Profile,
+    Source,
+    Then,
+)
+
+HARBOR_DIR = PurePosixPath("/opt/harbor")
+HA = HARBOR_DIR / "ha"
+CERT_DIR = PurePosixPath("/data/cert")
+SSL_CERT = CERT_DIR / "server.crt"
+SSL_KEY = CERT_DIR / "server.key"
+DATA_UID = "10000:10000"
+DATA_SECRETKEY = PurePosixPath("/data/secretkey")
+"""harbor.cfg's secretkey_path: prepare's copy of ha/secretkey, the key Harbor uses."""
+
+HARBOR_CFG_SECRET_KEYS = frozenset(
+    {
+        "harbor_admin_password",
+        "db_password",
+        "clair_db_password",
+        "registry_storage_provider_config",  # may hold storage credentials
+        # Upstream placeholders in our file, but a host's hand-edited copy may hold real ones.
+        "email_password",
+        "ldap_search_pwd",
+        "uaa_clientsecret",
+    }
+)
+KEEPALIVED_SECRET_KEYS = frozenset({"auth_pass"})
+
+LB_SYSCTL = {"net.ipv4.ip_forward": "1", "net.ipv4.ip_nonlocal_bind": "1"}
+
+_LB = (
+    ManagedFile(
+        "lb", PurePosixPath("/usr/local/bin/check.sh"), "check.sh.j2", mode=0o755,
+        lb_modes=frozenset({"lvs-dr"}),
+    ),
+    ManagedFile(
+        "lb", PurePosixPath("/usr/local/bin/check_haproxy.sh"), "check_haproxy.sh.j2",
+        mode=0o755, lb_modes=frozenset({"haproxy"}),
+    ),
+    ManagedFile(
+        "lb", PurePosixPath("/etc/sysctl.d/90-harbor-wizard.conf"), "sysctl.conf.j2",
+        then=Then.SYSCTL,
+    ),
+    ManagedFile(
+        "lb", PurePosixPath("/etc/haproxy/haproxy.cfg"), "haproxy.cfg.j2",
+        validate='haproxy -c -q -f "$1"', then=Then.RELOAD, service="haproxy",
+        lb_modes=frozenset({"haproxy"}),
+    ),
+    # Last: keepalived moves the VIP to this LB once its checks pass.
+    ManagedFile(
+        "lb", PurePosixPath("/etc/keepalived/keepalived.conf"), "keepalived.conf.j2",
+        mode=0o600, secret=True, secret_keys=KEEPALIVED_SECRET_KEYS,
+        validate='keepalived -t -f "$1"', then=Then.RELOAD, service="keepalived",
+    ),
+)  # fmt: skip
+
+_NODE = (
+    ManagedFile(
+        "node", HARBOR_DIR / "harbor.cfg", "harbor.cfg.j2", mode=0o600, secret=True,
+        secret_keys=HARBOR_CFG_SECRET_KEYS, then=Then.INSTALL, shared=True,
+    ),
+    ManagedFile(
+        "node", HA / "private_key.pem", source=Source.TOKEN_PRIVATE_KEY, mode=0o600,
+        secret=True, then=Then.INSTALL, shared=True,
+    ),
+    ManagedFile(
+        "node", HA / "root.crt", source=Source.TOKEN_CERTIFICATE, then=Then.INSTALL,
+        shared=True,
+    ),
+    ManagedFile(
+        "node", HA / "secretkey", source=Source.SECRETKEY, mode=0o600, secret=True,
+        guarded=True, then=Then.INSTALL, shared=True, copied_to=DATA_SECRETKEY,
+    ),
+    ManagedFile(
+        "node", HA / SSL_CERT.name, source=Source.TLS_CERTIFICATE, then=Then.INSTALL,
+        needs=Needs.TLS, shared=True, copied_to=SSL_CERT,
+    ),
+    ManagedFile(
+        "node", HA / SSL_KEY.name, source=Source.TLS_PRIVATE_KEY, mode=0o600, secret=True,
+        then=Then.INSTALL, needs=Needs.TLS, shared=True, copied_to=SSL_KEY,
+    ),
+    ManagedFile(
+        "node", HA / "ca.crt", source=Source.TLS_CA, then=Then.INSTALL, needs=Needs.TLS_CA,
+        shared=True, copied_to=PurePosixPath("/data/ca_download/ca.crt"),
+    ),
+    ManagedFile(
+        "node", PurePosixPath("/etc/harbor-wizard/vip-redirect.rules"),
+        "vip-redirect.rules.j2", then=Then.VIP_REDIRECT, lb_modes=frozenset({"lvs-dr"}),
+    ),
+)  # fmt: skip
+
+PROFILE = Profile(
+    release="1.4",
+    files=_LB + _NODE,
+    node_directories=(
+        Directory(PurePosixPath("/data")),
+        Directory(PurePosixPath("/data/registry"), DATA_UID),
+        Directory(PurePosixPath("/data/job_logs"), DATA_UID),
+        Directory(CERT_DIR, needs=Needs.TLS),
+        Directory(PurePosixPath("/data/ca_download"), needs=Needs.TLS),
+    ),
+    installer=Installer(
+        directory=HARBOR_DIR,
+        members=("harbor/install.sh", "harbor/harbor.cfg", "harbor/ha/registry.sql"),
+        schema="harbor/ha/registry.sql",
+        flags=("--ha",),
+        clair_flag="--with-clair",
+        example_name="harbor-offline-installer-v1.4.0.tgz",
+    ),
+    health=Health("/api/systeminfo", "registry_url"),
+    lb_packages={
+        "lvs-dr": {"keepalived": "keepalived", "curl": "curl"},
+        "haproxy": {"keepalived": "keepalived", "curl": "curl", "haproxy": "haproxy"},
+        "external": {},
+    },
+    lb_sysctl=LB_SYSCTL,
+    data_uid=DATA_UID,
+)
