@@ -23,6 +23,10 @@ from tests.lab.state import sweep
 #: The session lab's subnet: half of the documentation range, so that `python -m
 #: tests.lab up` (tests/lab/test_cli.py uses 198.51.100.64/26) can run beside it.
 SESSION_SUBNET = "198.51.100.0/26"
+#: How long the stand-in `docker-compose up -d` takes on the session lab's Harbor nodes,
+#: and how long the started node answers 502 (see tests/lab/doubles/docker-compose).
+STANDIN_UP_SECONDS = 1.0
+STANDIN_READY_SECONDS = 1.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -98,6 +102,10 @@ def lab() -> Iterator[Lab]:
         harbor_nodes=shared + 1,
         unshared_nodes=frozenset({f"harbor{shared + 1:02d}"}),
         subnet=os.environ.get("HW_LAB_SUBNET") or SESSION_SUBNET,
+        # Short stand-in Harbor start times (defaults 30 s + 5 s) keep the suite fast while
+        # every wait for a node still starting is exercised.
+        up_seconds=STANDIN_UP_SECONDS,
+        ready_seconds=STANDIN_READY_SECONDS,
     )
     sweep(include_persistent=False)  # labs of crashed sessions
     try:

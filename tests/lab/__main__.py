@@ -37,8 +37,6 @@ def up(args: argparse.Namespace) -> int:
     print(f"answers:      {answers}")
     print(f"secrets:      {secrets}")
     print(f"installer:    {lab.installer}")
-    if (lab.dir / "NO-PYTHON2").exists():
-        print("warning:      no Python 2.7 on this machine: Harbor nodes have no /usr/bin/python")
     print(f"MariaDB:      {lab.mariadb.ip}:{lab.mariadb.port} user root")
     print(f"PostgreSQL:   {lab.postgres.ip}:{lab.postgres.port} user postgres")
     print(

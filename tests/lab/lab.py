@@ -55,6 +55,13 @@ def preflight() -> list[str]:
     missing = missing_binaries()
     if missing:
         problems.append("missing: " + ", ".join(missing) + " (see tests/run.sh)")
+    if find_python2() is None:
+        problems.append(
+            "no Python 2.7 on this machine: Harbor 1.4's prepare is Python 2 code that "
+            "install.sh runs with the node's /usr/bin/python, so every install in the lab "
+            "would fail; install one (`pyenv install 2.7.18`, or a python2.7 package) and "
+            "run again"
+        )
     return problems
 
 
@@ -93,6 +100,11 @@ class LabConfig:
     prefix: str | None = None
     persistent: bool = False  # `up`: the lab outlives the process that built it
     root: Path = state.LAB_ROOT
+    # The stand-in docker-compose's times on every Harbor node (None: its defaults, 30 s
+    # to create Harbor's containers, then 5 s of 502 while the UI starts). The test session
+    # sets short ones; a test may override a node's in /data/harbor-standin/<knob>.
+    up_seconds: float | None = None
+    ready_seconds: float | None = None
 
 
 @dataclass
@@ -171,8 +183,8 @@ class Lab:
         (labdir / "shared-registry").mkdir()
         hosts_file = "127.0.0.1 localhost\n" + "".join(f"{h.ip} {h.name}\n" for h in hosts.values())
         python2 = find_python2()
-        if python2 is None:
-            (labdir / "NO-PYTHON2").write_text("no Python 2.7 found: /usr/bin/python absent\n")
+        if python2 is None:  # preflight refused already, unless it was deleted meanwhile
+            raise LabError("no Python 2.7 on this machine for the Harbor nodes' /usr/bin/python")
         for host in hosts.values():
             net.create_netns(names, host.name, host.index, host.ip, subnet)
             host.prepare(key.with_suffix(".pub").read_text(), hosts_file)
@@ -181,6 +193,14 @@ class Lab:
             host.wait_ready()
         for host in hosts.values():
             host.start_sshd()
+        knobs = {"up-seconds": config.up_seconds, "ready-seconds": config.ready_seconds}
+        for host in hosts.values():
+            if host.role == "harbor":
+                for name, seconds in knobs.items():
+                    if seconds is not None:
+                        knob = host.path(f"/etc/harbor-standin/{name}")
+                        knob.parent.mkdir(exist_ok=True)
+                        knob.write_text(f"{seconds:g}\n")
         lab = cls(
             config=config,
             prefix=prefix,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
+import socket
 import ssl
+import subprocess
 import tarfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +21,7 @@ import fabric
 import pytest
 
 from tests.lab import Lab, build_installer
+from tests.lab.util import wait_until
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
@@ -82,6 +88,16 @@ def get(url: str, *, insecure: bool = False) -> tuple[int, str, dict[str, str]]:
         return err.code, err.read().decode(), dict(err.headers)
 
 
+def wait_serving(url: str, timeout: float = 15) -> tuple[int, str, dict[str, str]]:
+    """GET `url` until the node no longer answers 502 (its UI is starting)."""
+    deadline = time.monotonic() + timeout
+    answer = get(url, insecure=True)
+    while answer[0] == 502 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        answer = get(url, insecure=True)
+    return answer
+
+
 @pytest.fixture
 def nodes(lab: Lab) -> Iterator[list[str]]:
     names = [h.name for h in lab.harbor_nodes[:2]]
@@ -141,7 +157,7 @@ def test_install_ha_serves_systeminfo_and_shares_ha_files(lab: Lab, nodes: list[
     assert record["shared_storage_answer"] == "yes"
     assert record["hostname"] == lab.vip
 
-    status, body, _ = get(f"http://{lab[first].ip}/api/systeminfo")
+    status, body, _ = wait_serving(f"http://{lab[first].ip}/api/systeminfo")
     assert status == 200
     assert json.loads(body)["registry_url"] == lab.vip
     assert json.loads(body)["node"] == first
@@ -153,7 +169,7 @@ def test_install_ha_serves_systeminfo_and_shares_ha_files(lab: Lab, nodes: list[
         conn.run("cd /root/harbor && echo yes | ./install.sh --ha --with-clair", hide=True)
         record2 = json.loads(conn.run("cat /data/harbor-standin/install.json", hide=True).stdout)
     assert record2["sha256"] == record["sha256"]
-    assert json.loads(get(f"http://{lab[second].ip}/api/systeminfo")[1])["node"] == second
+    assert json.loads(wait_serving(f"http://{lab[second].ip}/api/systeminfo")[1])["node"] == second
 
 
 def test_install_refuses_what_prepare_refuses(lab: Lab, nodes: list[str]) -> None:
@@ -169,7 +185,13 @@ def test_install_refuses_what_prepare_refuses(lab: Lab, nodes: list[str]) -> Non
             refused = run(f"{answer} ./install.sh --ha")
             assert refused.exited != 0, answer
         assert "shared storage" in refused.stderr or "EOF" in refused.stderr
-        assert "Notary" in run("echo yes | ./install.sh --ha --with-notary").stderr
+        # Harbor 1.4.0's install.sh drops --with-notary under --ha: prepare's "HA mode
+        # doesn't support Notary" never fires, Harbor comes up without Notary.
+        assert run("echo yes | ./install.sh --ha --with-notary").ok
+        record = json.loads(conn.run("cat /data/harbor-standin/install.json", hide=True).stdout)
+        assert record["args"] == ["--ha", "--with-notary"]
+        assert record["with_notary"] is False
+        conn.run("cd /root/harbor && docker-compose down -v", hide=True)
         assert run("./install.sh --bogus").exited == 1
         conn.run("sed -i 's/^redis_url = .*/redis_url =/' /root/harbor/harbor.cfg")
         assert "redis_url" in run("echo yes | ./install.sh --ha").stderr
@@ -216,6 +238,156 @@ def test_https_install_needs_certificate_and_serves_tls(lab: Lab, nodes: list[st
     status, _, headers = get(f"http://{lab[node].ip}/")
     assert status == 301
     assert headers["Location"] == f"https://{lab.vip}/"
-    status, body, _ = get(f"https://{lab[node].ip}/api/systeminfo", insecure=True)
+    status, body, _ = wait_serving(f"https://{lab[node].ip}/api/systeminfo")
     assert status == 200
     assert json.loads(body)["registry_url"] == lab.vip
+
+
+# -- issue 13 item 8: the stand-in behaves like the real installer -------------------------
+INSTALL = "cd /root/harbor && echo yes | ./install.sh --ha"
+
+
+def refused(lab: Lab, node: str, port: int) -> bool:
+    """Whether a TCP connection to the node's `port` is refused (nothing listens)."""
+    try:
+        with socket.create_connection((lab[node].ip, port), timeout=3):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def knob(lab: Lab, node: str, name: str, seconds: float) -> None:
+    """One node's stand-in time for this test (reset_harbor_node removes it)."""
+    lab[node].run(f"mkdir -p /data/harbor-standin && echo {seconds} > /data/harbor-standin/{name}")
+
+
+def test_prepare_runs_with_the_nodes_python2(lab: Lab, nodes: list[str]) -> None:
+    with lab.connect(nodes[0]) as conn:
+        unpack(lab, conn, harbor_cfg(lab))
+        conn.run(INSTALL, hide=True)
+        record = json.loads(conn.run("cat /data/harbor-standin/install.json", hide=True).stdout)
+        config = conn.run("cat /root/harbor/common/config/registry/config.yml", hide=True).stdout
+    assert record["python"].startswith("2.7.")
+    assert "  filesystem:\n    rootdirectory: /storage\n" in config  # as prepare writes it
+
+
+def test_a_node_without_python2_fails_as_the_real_one_does(lab: Lab, nodes: list[str]) -> None:
+    node = lab[nodes[0]]
+    node.run("mv /usr/bin/python /usr/bin/python.hw-away")
+    try:
+        with lab.connect(node.name) as conn:
+            unpack(lab, conn, harbor_cfg(lab))
+            result = conn.run(INSTALL, hide=True, warn=True)
+    finally:
+        node.run("mv /usr/bin/python.hw-away /usr/bin/python")
+    assert result.exited == 127  # bash: the interpreter is missing (ENOENT)
+    # bash 5.2 says "cannot execute: required file not found", older ones "bad interpreter"
+    assert re.search(
+        r"\./prepare: (cannot execute|/usr/bin/python: bad interpreter)", result.stderr
+    )
+    assert refused(lab, node.name, 80)
+
+
+def test_up_takes_its_time_and_the_ui_starts_after_it(lab: Lab, nodes: list[str]) -> None:
+    node = nodes[0]
+    knob(lab, node, "up-seconds", 3)
+    knob(lab, node, "ready-seconds", 3)
+    with lab.connect(node) as conn:
+        unpack(lab, conn, harbor_cfg(lab))
+        started = time.monotonic()
+        result = conn.run(INSTALL, hide=True)
+        took = time.monotonic() - started
+    assert took >= 3
+    assert "Creating harbor-ui ... done" in result.stderr
+    assert get(f"http://{lab[node].ip}/api/systeminfo")[0] == 502  # nginx, UI still starting
+    assert wait_serving(f"http://{lab[node].ip}/api/systeminfo")[0] == 200
+
+
+def test_down_stops_the_node_and_up_starts_it(lab: Lab, nodes: list[str]) -> None:
+    node = nodes[0]
+    compose = "cd /root/harbor && docker-compose -f docker-compose.yml -f docker-compose.clair.yml"
+    with lab.connect(node) as conn:
+        unpack(lab, conn, harbor_cfg(lab))
+        conn.run(f"{INSTALL} --with-clair", hide=True)
+        assert wait_serving(f"http://{lab[node].ip}/")[0] == 200
+        assert len(conn.run(f"{compose} ps -q", hide=True).stdout.split()) == 7
+        down = conn.run(f"{compose} down -v", hide=True)
+        assert "Stopping nginx ... done" in down.stderr
+        assert all(refused(lab, node, port) for port in (80, 443, 4443))
+        assert conn.run(f"{compose} ps -q", hide=True).stdout == ""
+        conn.run(f"{compose} up -d", hide=True)
+        assert wait_serving(f"http://{lab[node].ip}/")[0] == 200
+        assert not refused(lab, node, 443)  # published, as Docker does, even under http
+        # containers that stopped are still listed: install.sh takes them down first
+        pid = int(conn.run("cat /data/harbor-standin/server.pid", hide=True).stdout)
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: refused(lab, node, 80), timeout=10, what="the server to stop")
+        assert len(conn.run(f"{compose} ps -q", hide=True).stdout.split()) == 7
+        again = conn.run(f"{INSTALL} --with-clair", hide=True)
+    assert "stopping existing Harbor instance" in again.stdout
+    assert "Removing nginx ... done" in again.stderr
+    assert wait_serving(f"http://{lab[node].ip}/")[0] == 200
+
+
+def test_a_taken_port_fails_up_as_docker_does(lab: Lab, nodes: list[str]) -> None:
+    node = nodes[0]
+    holder = lab[node].run(
+        'python3 -c \'import socket, time; s = socket.socket(); s.bind(("0.0.0.0", 4443));'
+        " s.listen(); time.sleep(120)' >/dev/null 2>&1 </dev/null & echo $!"
+    )
+    pid = int(holder.stdout)
+    try:
+        wait_until(lambda: not refused(lab, node, 4443), timeout=10, what="the port holder")
+        with lab.connect(node) as conn:
+            unpack(lab, conn, harbor_cfg(lab))
+            result = conn.run(INSTALL, hide=True, warn=True)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    assert result.exited == 1
+    assert (
+        "Error starting userland proxy: listen tcp4 0.0.0.0:4443: bind: address already in use"
+        in result.stderr
+    )
+    assert result.stderr.rstrip().endswith(
+        "ERROR: Encountered errors while bringing up the project."
+    )
+    assert refused(lab, node, 80)
+
+
+def test_without_the_labs_short_times_up_takes_tens_of_seconds(
+    lab: Lab, nodes: list[str], tmp_path: Path
+) -> None:
+    """The default a test (or a manual lab) gets when nothing sets the stand-in's times."""
+    node = lab[nodes[0]]
+    with lab.connect(node.name) as conn:
+        unpack(lab, conn, harbor_cfg(lab))
+        conn.run(INSTALL, hide=True)
+        conn.run("cd /root/harbor && docker-compose down -v", hide=True)
+    node.run("mv /etc/harbor-standin /etc/harbor-standin.hw-away")
+    log = tmp_path / "up.log"
+    try:
+        with log.open("w") as out:
+            up = subprocess.Popen(  # nsenter and bash exec: this is docker-compose itself
+                [
+                    *node.nsenter(),
+                    "/bin/bash",
+                    "-c",
+                    "cd /root/harbor && exec docker-compose up -d",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            time.sleep(4)
+            assert up.poll() is None, log.read_text()  # still creating containers
+            assert refused(lab, node.name, 80)
+        finally:
+            up.kill()
+            up.wait()
+    finally:
+        node.run("mv /etc/harbor-standin.hw-away /etc/harbor-standin")
+    # 6 containers one after the other, the first not done after 4 s: 24 s or more
+    progress = log.read_text()
+    assert "Creating harbor-log ... \n" in progress
+    assert "done" not in progress

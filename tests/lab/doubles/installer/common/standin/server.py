@@ -4,7 +4,13 @@
 Serves :80 (and :443 with the configured certificate when ui_url_protocol is https):
 / (200, or 301 to https), /api/systeminfo (JSON with registry_url and the answering
 node) and /api/repositories/top ([]), which is what the HA guide's check.sh probes.
-Usage: server.py /data/harbor-standin/install.json (started by install.sh, daemonized).
+Until READY_AT (epoch seconds) everything but the redirect answers 502, as nginx does
+while Harbor's UI starts. Holds the other ports Harbor's containers publish, as Docker's
+port mapping does: 443 when not https and 4443 accept and close, 127.0.0.1:1514 (the log
+container's syslog) swallows what it gets. A port that cannot be bound ends the server
+with "bind ADDRESS:PORT" in server.failed.
+Usage: server.py /data/harbor-standin/install.json READY_AT (started by the stand-in
+docker-compose, daemonized).
 """
 
 import contextlib
@@ -15,6 +21,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 with open(sys.argv[1]) as f:
@@ -22,6 +29,12 @@ with open(sys.argv[1]) as f:
 state = os.path.dirname(os.path.abspath(sys.argv[1]))
 node = socket.gethostname()
 https = record["protocol"] == "https"
+ready_at = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+BAD_GATEWAY = (
+    '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body bgcolor="white">\r\n'
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -49,6 +62,8 @@ class Handler(BaseHTTPRequestHandler):
                 "text/html",
                 [("Location", "https://{}{}".format(record["hostname"], self.path))],
             )
+        if time.time() < ready_at:
+            return self._send(502, BAD_GATEWAY, "text/html")
         path = self.path.split("?", 1)[0]
         if path == "/":
             return self._send(
@@ -84,15 +99,60 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-servers = [ThreadingHTTPServer(("0.0.0.0", 80), Handler)]
+def failed(address, port):
+    with open(os.path.join(state, "server.failed"), "w") as f:
+        f.write(f"bind {address}:{port}\n")
+    sys.exit(1)
+
+
+def http_server(address, port):
+    try:
+        return ThreadingHTTPServer((address, port), Handler)
+    except OSError:
+        failed(address, port)
+
+
+def held_port(address, port, swallow):
+    """A published port with nothing behind it (or the log's syslog input)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((address, port))
+    except OSError:
+        failed(address, port)
+    sock.listen(16)
+
+    def serve():
+        while True:
+            conn, _ = sock.accept()
+            if swallow:
+                threading.Thread(target=drain, args=(conn,), daemon=True).start()
+            else:
+                conn.close()
+
+    return serve
+
+
+def drain(conn):
+    with contextlib.suppress(OSError), conn:
+        while conn.recv(65536):
+            pass
+
+
+servers = [http_server("0.0.0.0", 80)]
 if https:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(record["ssl_cert"], record["ssl_cert_key"])
-    tls = ThreadingHTTPServer(("0.0.0.0", 443), Handler)
+    tls = http_server("0.0.0.0", 443)
     tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
     servers.append(tls)
 for s in servers:
     s.daemon_threads = True
+loops = [s.serve_forever for s in servers]
+if not https:
+    loops.append(held_port("0.0.0.0", 443, swallow=False))
+loops.append(held_port("0.0.0.0", 4443, swallow=False))
+loops.append(held_port("127.0.0.1", 1514, swallow=True))
 
 
 def stop(*_):
@@ -105,7 +165,7 @@ def stop(*_):
 signal.signal(signal.SIGTERM, stop)
 with open(os.path.join(state, "server.pid"), "w") as f:
     f.write(str(os.getpid()))
-threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+threads = [threading.Thread(target=loop, daemon=True) for loop in loops]
 for t in threads:
     t.start()
 open(os.path.join(state, "server.ready"), "w").close()
