@@ -15,7 +15,7 @@ from harbor_wizard.answers.files import installer_path
 from harbor_wizard.checks import CheckOptions
 from harbor_wizard.inputs import Inputs
 from harbor_wizard.profiles import Then, profile_for
-from harbor_wizard.render import RenderedFile, ports, vip_redirect_rules
+from harbor_wizard.render import RenderedFile, ports
 from harbor_wizard.steps.base import Action
 from harbor_wizard.steps.database import LoadSchema
 from harbor_wizard.steps.distribute import DistributeInstaller
@@ -23,7 +23,14 @@ from harbor_wizard.steps.files import PutFile
 from harbor_wizard.steps.guard import KeepsSecretKey
 from harbor_wizard.steps.harbor import RunInstall, UnpackInstaller
 from harbor_wizard.steps.preflight import Preflight
-from harbor_wizard.steps.system import Directory, NatRules, Packages, Service, Sysctl
+from harbor_wizard.steps.system import (
+    Directory,
+    Packages,
+    RedirectPersists,
+    RedirectRules,
+    Service,
+    Sysctl,
+)
 from harbor_wizard.steps.verify import ExternalLbServes, HoldsVip, NodeServes, VipServes
 
 OPERATOR = "operator"
@@ -154,6 +161,7 @@ def _node_plan(
 ) -> HostPlan:
     answers = inputs.answers
     profile = profile_for(answers.harbor.version)
+    redirect, vip = profile.vip_redirect, str(answers.vip)
     mine = _files_of(files, host)
     # The guard first: a node holding another secretkey stops before anything on it changes.
     steps: list[Action] = [KeepsSecretKey(f) for f in mine if f.guarded]
@@ -169,8 +177,9 @@ def _node_plan(
         if then is Then.INSTALL:
             return RunInstall(installer, profile.installer, group, flags, address, force=reinstall)
         if then is Then.VIP_REDIRECT:
-            rules = vip_redirect_rules(str(answers.vip), ports(answers))
-            return NatRules(rules, ports(answers))
+            return RedirectRules(redirect.chain, redirect.script, vip, ports(answers))
+        if then is Then.BOOT_UNIT:
+            return Service(group[-1].service, [f.path for f in group], reload=False)
         return None
 
     steps += _put(mine, follow)
@@ -180,11 +189,16 @@ def _node_plan(
 def _verification(inputs: Inputs, lb_wait: float) -> list[HostPlan]:
     answers = inputs.answers
     https = answers.harbor.protocol == "https"
-    plans = [
-        HostPlan(node.name, str(node.address), (NodeServes(str(node.address)),))
-        for node in answers.harbor_nodes
-    ]
     lb = answers.load_balancer
+    redirect = profile_for(answers.harbor.version).vip_redirect
+    plans = []
+    for harbor in answers.harbor_nodes:
+        steps: list[Action] = [NodeServes(str(harbor.address))]
+        if lb.mode == "lvs-dr":
+            steps.append(
+                RedirectPersists(redirect.chain, redirect.unit, str(answers.vip), ports(answers))
+            )
+        plans.append(HostPlan(harbor.name, str(harbor.address), tuple(steps)))
     holder = lb.vip_holder
     for node in lb.nodes:
         expected = holder is not None and node.name == holder.name

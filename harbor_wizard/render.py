@@ -163,15 +163,6 @@ def ports(answers: Answers) -> list[int]:
     return [80, 443] if answers.harbor.protocol == "https" else [80]
 
 
-def vip_redirect_rules(vip: str, ports: Iterable[int]) -> list[tuple[str, ...]]:
-    """The nat rules (iptables arguments after ``-t nat``) that let an LVS-DR node accept
-    traffic addressed to the VIP: rendered into its file and applied from the same list."""
-    return [
-        ("-A", "PREROUTING", "-p", "tcp", "-d", f"{vip}/32", "--dport", str(port), "-j", "REDIRECT")
-        for port in ports
-    ]
-
-
 def storage_config(answers: Answers, secrets: Mapping[str, SecretStr]) -> str:
     """Harbor 1.4's one-line storage config: ``key: value, key: value``."""
     items = []
@@ -212,9 +203,7 @@ def render(
         common = _lb_context(answers, secrets)
         hosts += [(node.name, "lb", {**common, "lb": node}) for node in lb.nodes]
     common = _node_context(answers, secrets)
-    for node in answers.harbor_nodes:
-        rules = vip_redirect_rules(str(answers.vip), ports(answers))
-        hosts.append((node.name, "node", {**common, "node": node, "redirect_rules": rules}))
+    hosts += [(node.name, "node", {**common, "node": node}) for node in answers.harbor_nodes]
     files: list[RenderedFile] = []
     for host, role, ctx in hosts:
         for entry in profile.files_for(role, lb.mode, tls=tls is not None, tls_ca=tls_ca):
@@ -249,6 +238,7 @@ def _lb_context(answers: Answers, secrets: Mapping[str, SecretStr]) -> dict[str,
 
 
 def _node_context(answers: Answers, secrets: Mapping[str, SecretStr]) -> dict[str, Any]:
+    redirect = profile_for(answers.harbor.version).vip_redirect
     clair = answers.clair_database
     clair_ctx: dict[str, Any] = (
         {
@@ -277,6 +267,10 @@ def _node_context(answers: Answers, secrets: Mapping[str, SecretStr]) -> dict[st
         "secrets": secrets,
         "paths": {"ssl_cert": SSL_CERT, "ssl_cert_key": SSL_KEY},
         "vip": str(answers.vip),
+        "ports": ports(answers),
+        "chain": redirect.chain,
+        "script": redirect.script,
+        "unit": redirect.unit,
     }
 
 

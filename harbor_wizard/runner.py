@@ -44,7 +44,8 @@ LOCK_RELEASE_SECONDS = 2.0
 """How long releasing the host lock may take at the end of a run (also after an abort)."""
 
 VERIFYING = (
-    "Preflight", "KeepsSecretKey", "NodeServes", "VipServes", "HoldsVip", "ExternalLbServes"
+    "Preflight", "KeepsSecretKey", "NodeServes", "VipServes", "HoldsVip", "ExternalLbServes",
+    "RedirectPersists",
 )  # fmt: skip
 """Steps that prove rather than change: they pass or fail, and dry runs skip the proofs
 that need an installed deployment."""

@@ -125,16 +125,20 @@ def test_ha_files_identical_on_every_node(rendered: Path) -> None:
 
 def test_vip_redirect_rules_only_in_lvs_dr(rendered: Path) -> None:
     for node in NODES:
-        rules = rendered / node / "etc/harbor-wizard/vip-redirect.rules"
+        script = rendered / node / "usr/local/sbin/harbor-wizard-vip-redirect"
+        unit = rendered / node / "etc/systemd/system/harbor-wizard-vip-redirect.service"
         if "haproxy" in rendered.parent.name:
-            assert not rules.exists()
+            assert not script.exists()
+            assert not unit.exists()
             continue
-        lines = [line for line in rules.read_text().splitlines() if not line.startswith("#")]
+        assert script.stat().st_mode & 0o777 == 0o755
         ports = ["80", "443"] if "https" in rendered.parent.name else ["80"]
-        assert lines == [
-            f"-t nat -A PREROUTING -p tcp -d 198.51.100.100/32 --dport {port} -j REDIRECT"
+        adds = [line for line in script.read_text().splitlines() if "-j REDIRECT" in line]
+        assert [line for line in adds if line.startswith("ipt -A")] == [
+            f'ipt -A "$chain" -p tcp -d 198.51.100.100/32 --dport {port} -j REDIRECT'
             for port in ports
         ]
+        assert "ExecStart=/usr/local/sbin/harbor-wizard-vip-redirect" in unit.read_text()
 
 
 def test_two_renders_are_byte_identical(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from harbor_wizard.answers import Answers
 from harbor_wizard.checks import (
     clock,
+    docker_proxy,
     ha,
     hosts,
     installer,
@@ -66,6 +67,8 @@ def host_checks(
         results += hosts.node_software(target, connection)
         results += hosts.node_space(target, connection)
         results += clock.check(target, connection)
+        if answers.load_balancer.mode == "lvs-dr":
+            results += docker_proxy.userland_proxy(target, connection)
         if answers.storage.provider == "filesystem":
             results += shared_fs.registry_filesystem(target, connection)
     return results, connection

@@ -115,6 +115,17 @@ class Installer:
 
 
 @dataclass(frozen=True)
+class VipRedirect:
+    """LVS-DR: how a Harbor node accepts packets addressed to the VIP (the guide's iptables
+    REDIRECT), kept across reboots by a unit of its own."""
+
+    chain: str
+    """The nat chain holding the rules: rebuilt whole, jumped to once from PREROUTING."""
+    script: PurePosixPath
+    unit: str
+
+
+@dataclass(frozen=True)
 class Health:
     """What a Harbor node answers when it serves: `path` with `field` in its JSON."""
 
@@ -130,6 +141,7 @@ class Profile:
     node_directories: tuple[Directory, ...]
     installer: Installer
     health: Health
+    vip_redirect: VipRedirect
     lb_packages: Mapping[LbMode, Mapping[str, str]]
     """Per LB mode: package -> the binary that proves it is installed."""
     lb_sysctl: Mapping[str, str]

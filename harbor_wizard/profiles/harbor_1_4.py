@@ -18,6 +18,7 @@ from harbor_wizard.profiles import (
     Profile,
     Source,
     Then,
+    VipRedirect,
 )
 
 HARBOR_DIR = PurePosixPath("/opt/harbor")
@@ -43,6 +44,12 @@ HARBOR_CFG_SECRET_KEYS = frozenset(
 )
 KEEPALIVED_SECRET_KEYS = frozenset({"auth_pass"})
 
+VIP_REDIRECT = VipRedirect(
+    chain="HARBOR-WIZARD-VIP",
+    script=PurePosixPath("/usr/local/sbin/harbor-wizard-vip-redirect"),
+    unit="harbor-wizard-vip-redirect",
+)
+
 LB_SYSCTL = {"net.ipv4.ip_forward": "1", "net.ipv4.ip_nonlocal_bind": "1"}
 
 _LB = (
@@ -67,7 +74,10 @@ _LB = (
     ManagedFile(
         "lb", PurePosixPath("/etc/keepalived/keepalived.conf"), "keepalived.conf.j2",
         mode=0o600, secret=True, secret_keys=KEEPALIVED_SECRET_KEYS,
-        validate='keepalived -t -f "$1"', then=Then.RELOAD, service="keepalived",
+        # -t exists from keepalived 2.0.4 (Ubuntu 18.04 ships 1.3.9): used where offered.
+        validate='if keepalived --help 2>&1 | grep -q -e --config-test; then '
+        'keepalived -t -f "$1"; fi',
+        then=Then.RELOAD, service="keepalived",
     ),
 )  # fmt: skip
 
@@ -101,8 +111,13 @@ _NODE = (
         shared=True, copied_to=PurePosixPath("/data/ca_download/ca.crt"),
     ),
     ManagedFile(
-        "node", PurePosixPath("/etc/harbor-wizard/vip-redirect.rules"),
-        "vip-redirect.rules.j2", then=Then.VIP_REDIRECT, lb_modes=frozenset({"lvs-dr"}),
+        "node", VIP_REDIRECT.script, "vip-redirect.sh.j2", mode=0o755, then=Then.VIP_REDIRECT,
+        lb_modes=frozenset({"lvs-dr"}),
+    ),
+    ManagedFile(
+        "node", PurePosixPath(f"/etc/systemd/system/{VIP_REDIRECT.unit}.service"),
+        "vip-redirect.service.j2", then=Then.BOOT_UNIT, service=VIP_REDIRECT.unit,
+        lb_modes=frozenset({"lvs-dr"}),
     ),
 )  # fmt: skip
 
@@ -125,6 +140,7 @@ PROFILE = Profile(
         example_name="harbor-offline-installer-v1.4.0.tgz",
     ),
     health=Health("/api/systeminfo", "registry_url"),
+    vip_redirect=VIP_REDIRECT,
     lb_packages={
         "lvs-dr": {"keepalived": "keepalived", "curl": "curl"},
         "haproxy": {"keepalived": "keepalived", "curl": "curl", "haproxy": "haproxy"},

@@ -174,44 +174,108 @@ class Directory(Action):
         return f"{self.path} ready ({change.summary})"
 
 
-_IPTABLES = 'iptables -w -t nat "$@"'
+# $1 the chain, $2 the VIP, then the ports: whether the chain exists, how many rules it
+# holds, which REDIRECT is missing, how many jumps PREROUTING makes to it, and which rules
+# an earlier version added straight to PREROUTING. One round trip, read-only.
+_REDIRECT_STATE = """\
+c=$1 vip=$2; shift 2
+ipt() { iptables -w -t nat "$@"; }
+if ipt -S "$c" >/dev/null 2>&1; then
+    echo "rules $(ipt -S "$c" | grep -c '^-A ')"
+    for p in "$@"; do
+        ipt -C "$c" -p tcp -d "$vip/32" --dport "$p" -j REDIRECT 2>/dev/null || echo "missing $p"
+    done
+else
+    echo "nochain"
+fi
+echo "jumps $(ipt -S PREROUTING | grep -c -x -e "-A PREROUTING -j $c")"
+for p in "$@"; do
+    ipt -C PREROUTING -p tcp -d "$vip/32" --dport "$p" -j REDIRECT 2>/dev/null && echo "legacy $p"
+done
+exit 0
+"""
 
 
-def _check(rule: tuple[str, ...]) -> tuple[str, ...]:
-    """The `iptables -C` form of an `-A` rule."""
-    return tuple("-C" if word == "-A" else word for word in rule)
+def redirect_problems(ctx: StepContext, chain: str, vip: str, ports: list[int]) -> list[str]:
+    """What differs from "each port's REDIRECT exactly once": empty when all is right."""
+    out = remote.run(ctx.ssh, _REDIRECT_STATE, chain, vip, *map(str, ports), sudo=True)
+    if not out.ok:
+        raise _fail(ctx, "reading the nat table (iptables -t nat -S)", out)
+    words = [line.split() for line in out.stdout.splitlines() if line.strip()]
+    found = {w[0]: w[1:] for w in words if w}
+    problems = []
+    if "nochain" in found:
+        problems.append(f"no {chain} chain (rules not applied since boot?)")
+    missing = [w[1] for w in words if w[0] == "missing"]
+    if missing:
+        problems.append(f"REDIRECT for port {', '.join(missing)} missing")
+    rules = int(found.get("rules", ["0"])[0])
+    if "nochain" not in found and not missing and rules != len(ports):
+        problems.append(f"{chain} holds {rules} rules, not {len(ports)}")
+    jumps = int(found.get("jumps", ["0"])[0])
+    if jumps != 1:
+        problems.append(f"PREROUTING jumps to {chain} {jumps} times, not once")
+    legacy = [w[1] for w in words if w[0] == "legacy"]
+    if legacy:
+        problems.append(f"an older direct PREROUTING rule for port {', '.join(legacy)}")
+    return problems
 
 
-class NatRules(Action):
-    """nat rules that must exist exactly once (`iptables -C` before `-A`)."""
+class RedirectRules(Action):
+    """LVS-DR: the node accepts packets for the VIP now (its script run when the nat table
+    is not exactly as wanted); its boot unit keeps them after a reboot."""
 
-    def __init__(self, rules: list[tuple[str, ...]], ports: list[int]) -> None:
-        self.rules = rules
+    def __init__(self, chain: str, script: PurePosixPath, vip: str, ports: list[int]) -> None:
+        self.chain = chain
+        self.script = script
+        self.vip = vip
+        self.ports = ports
         self.step_id = "iptables:vip-redirect"
         self.title = f"VIP REDIRECT rules (port {', '.join(map(str, ports))})"
 
     def fingerprint(self) -> str:
-        text = "|".join("-t nat " + " ".join(rule) for rule in self.rules)
+        text = f"{self.chain}|{self.script}|{self.vip}|{self.ports}"
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def _missing(self, ctx: StepContext) -> list[tuple[str, ...]]:
-        return [
-            rule
-            for rule in self.rules
-            if not remote.run(ctx.ssh, _IPTABLES, *_check(rule), sudo=True).ok
-        ]
-
     def inspect(self, ctx: StepContext) -> Change | None:
-        missing = self._missing(ctx)
-        if not missing:
-            return None
-        return Change(f"{len(missing)} rule(s) missing", "\n".join(" ".join(r) for r in missing))
+        problems = redirect_problems(ctx, self.chain, self.vip, self.ports)
+        return Change("; ".join(problems)) if problems else None
 
     def apply(self, ctx: StepContext, change: Change) -> str:
-        added = 0
-        for rule in self._missing(ctx):
-            out = remote.run(ctx.ssh, _IPTABLES, *rule, sudo=True)
-            if not out.ok:
-                raise _fail(ctx, f"iptables -t nat {' '.join(rule)}", out)
-            added += 1
-        return f"added {added} rule(s)"
+        out = remote.run(ctx.ssh, '"$1"', self.script, sudo=True, timeout=60)
+        if not out.ok:
+            raise _fail(ctx, str(self.script), out)
+        left = redirect_problems(ctx, self.chain, self.vip, self.ports)
+        if left:
+            raise StepFailed(f"{ctx.host}: after {self.script}: {'; '.join(left)}")
+        return f"applied ({change.summary})"
+
+
+class RedirectPersists(Action):
+    """Verification, read-only: the rules are there exactly once now, and the unit that
+    puts them back at boot is enabled. Without it a rebooted node passes the LBs' health
+    check (on its own address) while the VIP's traffic to it is dropped."""
+
+    def __init__(self, chain: str, unit: str, vip: str, ports: list[int]) -> None:
+        self.chain = chain
+        self.unit = unit
+        self.vip = vip
+        self.ports = ports
+        self.step_id = "verify:vip-redirect"
+        self.title = f"VIP REDIRECT rules in place and kept at boot ({unit})"
+
+    def inspect(self, ctx: StepContext) -> Change | None:
+        problems = redirect_problems(ctx, self.chain, self.vip, self.ports)
+        enabled = remote.run(ctx.ssh, 'systemctl is-enabled --quiet "$1"', self.unit, sudo=True)
+        if not enabled.ok:
+            problems.append(f"{self.unit}.service is not enabled: the rules would not come back")
+        if problems:
+            raise StepFailed(
+                f"{ctx.host}: the VIP's traffic may not reach Harbor: {'; '.join(problems)}. "
+                "Run harbor-wizard again to put them right"
+            )
+        ctx.facts["checks"] = f"each port's REDIRECT once; {self.unit}.service enabled"
+        return None
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        raise AssertionError("verification changes nothing")

@@ -138,8 +138,8 @@ def test_install_behind_the_external_lb_passes_verification(
     }
     assert "The external load balancer must be set to" in out  # in the run's summary too
     for node in fresh.harbor_nodes:
-        assert "REDIRECT" not in node.run("iptables -t nat -S PREROUTING").stdout
-        assert not node.path("/etc/harbor-wizard/vip-redirect.rules").exists()
+        assert "REDIRECT" not in node.run("iptables -t nat -S").stdout
+        assert not node.path("/usr/local/sbin/harbor-wizard-vip-redirect").exists()
     assert snapshot(fresh, [LB]) == lb_before  # the wizard never touched the LB
     assert fresh[LB].path(HAPROXY_CFG).read_text() == haproxy_config(fresh, 80)
 

@@ -257,14 +257,47 @@ def test_lvs_dr_mode(fresh: Lab, deployment: tuple[Path, Path]) -> None:
             for phase in full.phases if phase.name != "preflight"
         ),
     )  # fmt: skip
-    for _ in range(2):  # twice: the rules must still exist exactly once
+    redirect = f"-d {fresh.vip}/32 -p tcp -m tcp --dport 80 -j REDIRECT"
+    rebooted, legacy = fresh.harbor_nodes[0], fresh.harbor_nodes[-1]
+
+    def exactly_once() -> None:
+        for node in fresh.harbor_nodes:
+            nat = node.run("iptables -t nat -S").stdout
+            assert nat.count(redirect) == 1, (node.name, nat)
+            assert nat.count("-A PREROUTING -j HARBOR-WIZARD-VIP") == 1, (node.name, nat)
+
+    def run() -> dict[tuple[str, str], Outcome]:
         result = Runner(plan, inputs, lambda event: None, RunOptions()).run()
         assert result.ok, result.message
+        return result.outcomes
+
+    run()
+    # An older harbor-wizard added its rule straight to PREROUTING: the next run moves it.
+    legacy.run(f"iptables -w -t nat -A PREROUTING -p tcp -d {fresh.vip}/32 --dport 80 -j REDIRECT")
+    outcome = run()
+    assert outcome[(legacy.name, "iptables:vip-redirect")] is Outcome.CHANGED
+    assert outcome[(rebooted.name, "iptables:vip-redirect")] is Outcome.UNCHANGED
+    exactly_once()
     for lb in fresh.lbs:
         test = lb.run("keepalived -t -f /etc/keepalived/keepalived.conf", check=False)
         assert test.returncode == 0, test.stderr
         assert "virtual_server" in lb.path("/etc/keepalived/keepalived.conf").read_text()
-    for node in fresh.harbor_nodes:
-        rules = node.run("iptables -t nat -S PREROUTING").stdout
-        assert rules.count(f"-d {fresh.vip}/32 -p tcp -m tcp --dport 80 -j REDIRECT") == 1, rules
     assert fresh.vip_holder() == "lb01"
+
+    # A reboot empties the nat table; the boot unit puts the rules back, once.
+    rebooted.reboot()
+    exactly_once()
+    outcome = run()  # nothing to do, and verification finds the rules kept at boot
+    assert outcome[(rebooted.name, "iptables:vip-redirect")] is Outcome.UNCHANGED
+    assert outcome[(rebooted.name, "verify:vip-redirect")] is Outcome.PASSED
+
+    # Rules lost behind the wizard's back (a firewall reload): verification says so.
+    rebooted.run("iptables -w -t nat -F HARBOR-WIZARD-VIP")
+    verify = Plan(plan.deployment, tuple(p for p in plan.phases if p.name == "verification"))
+    events: list[Event] = []
+    assert not Runner(verify, inputs, events.append, RunOptions()).run().ok
+    [failed] = [e for e in events if isinstance(e, StepFinished) and e.outcome is Outcome.FAILED]
+    assert failed.message.startswith(f"{rebooted.name}: the VIP's traffic may not reach Harbor")
+    assert "REDIRECT for port 80 missing" in failed.message
+    run()
+    exactly_once()

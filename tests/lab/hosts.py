@@ -213,6 +213,18 @@ class Host:
         self.start_sshd()
         return self.host_key_fingerprint()
 
+    # -- reboots -----------------------------------------------------------------------
+    def reboot(self) -> None:
+        """What a reboot does to the state harbor-wizard manages on a host: the kernel's nat
+        table starts empty, no oneshot unit has run, and "systemd" starts the enabled units
+        again (through the systemctl stand-in). Daemons and the Harbor stand-in keep
+        running: Docker's restart policy brings Harbor back on a real node."""
+        self.run(
+            "iptables -w -t nat -F && iptables -w -t nat -X && rm -rf /run/systemctl-standin && "
+            "for f in /var/lib/systemctl-standin/*.enabled; do "
+            '[ -e "$f" ] || continue; u=${f##*/}; systemctl start "${u%.enabled}"; done'
+        )
+
     # -- link faults ------------------------------------------------------------------
     def cut_link(self) -> None:
         """Fault: unplug the host's cable (its veth on the bridge goes down)."""
