@@ -32,6 +32,7 @@ from ruamel.yaml.comments import CommentedMap
 from harbor_wizard import redact
 from harbor_wizard.answers import SECRET_MARKER, Answers, InvalidInput, Problem, bounded
 from harbor_wizard.answers.document import atomic_write, line_of
+from harbor_wizard.answers.types import storage_value_problem
 
 ENV_PREFIX = "HARBOR_WIZARD_"
 KEYRING_PROBE_SECONDS = 5.0
@@ -93,8 +94,8 @@ def value_problem(path: str, value: str) -> str | None:
             "must avoid @ : / ? # % & and spaces: Harbor 1.4 puts it unescaped into "
             "Clair's postgresql:// URL"
         )
-    if path.startswith("storage.config.") and ("," in value or " #" in value):
-        return "cannot contain ',' or ' #' (Harbor 1.4 passes storage settings as one line)"
+    if path.startswith("storage.config."):
+        return storage_value_problem(value, secret=True)
     return None
 
 

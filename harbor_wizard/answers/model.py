@@ -35,6 +35,7 @@ from harbor_wizard.answers.types import (
     SecretRef,
     UserName,
     single_line,
+    storage_value_problem,
 )
 
 SUPPORTED_VERSION = 1
@@ -312,16 +313,15 @@ class Storage(StrictModel):
             if key not in self.config:
                 rules.append(Rule(("config",), f"the {self.provider} driver needs '{key}'"))
         for key, value in self.config.items():
-            if isinstance(value, str) and ("," in value or " #" in value):
-                rules.append(
-                    Rule(
-                        ("config", key),
-                        "cannot contain ',' or ' #': Harbor 1.4 passes storage settings as "
-                        "one comma-separated line",
-                        value,
-                    )
-                )
             is_secret = key in STORAGE_SECRETS[self.provider]
+            # Secret values are checked where they are read (harbor_wizard.secrets).
+            problem = (
+                storage_value_problem(value, secret=False)
+                if isinstance(value, str) and value != SECRET_MARKER
+                else None
+            )
+            if problem:
+                rules.append(Rule(("config", key), problem, value))
             if is_secret and value != SECRET_MARKER:
                 rules.append(
                     Rule(

@@ -50,6 +50,82 @@ def single_line(value: str) -> str:
     return value
 
 
+_YAML_INDICATORS = "-?:,[]{}#&*!|>'\"%@`"
+_RETYPED = re.compile(
+    r"""^(?:
+        ~ | null | y | yes | n | no | true | false | on | off   # null, booleans (yaml.v2: y, n)
+      | << | =                                                  # merge and value keys
+      | [-+]? (?: 0b[01_]+ | 0o?[0-7_]+ | 0x[0-9a-f_]+
+                | [0-9][0-9_]* (?: :[0-5]?[0-9] )* )            # integers, base 60 too
+      | [-+]? [0-9_]* \. [0-9_]* (?: e[-+]?[0-9]+ )?            # floats
+      | [-+]? [0-9][0-9_]* (?: :[0-5]?[0-9] )* (?: \.[0-9_]* )? e[-+]?[0-9]+
+      | [-+]? [0-9][0-9_]* (?: :[0-5]?[0-9] )+ \. [0-9_]*
+      | [-+]? \.inf | \.nan
+      | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2} .*                       # timestamps
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_CANNOT_CARRY = "Harbor 1.4 cannot carry it"
+
+
+def storage_value_problem(value: str, *, secret: bool) -> str | None:
+    """Why a storage setting would not reach the registry unchanged, or None.
+
+    Harbor 1.4's prepare (Python 2) reads the one harbor.cfg line
+    ``registry_storage_provider_config = key: value, key: value``, splits it at every
+    ``,``, strips each item and writes it unquoted as ``    key: value`` into the
+    registry's config.yml, which the registry parses as YAML 1.1 (Go yaml.v2) into untyped
+    values. So a value must be a plain YAML scalar that reads back as the same text:
+    no YAML indicator first (``-``, ``?``, ``:`` only before a space or alone), no
+    ``: ``/`` #``, no ``,``, ASCII only (prepare decodes
+    harbor.cfg in the node's locale, ASCII over a plain SSH session), and no text YAML
+    would read as null, a boolean, a number or a date. For a secret the message never
+    names the character, only the kind.
+    """
+    what = "change the password or key" if secret else "change the value"
+    if not value:
+        return f"is empty: the registry would read null; {what}"
+    if not value.isascii():
+        return (
+            "holds a non-ASCII character: Harbor 1.4's prepare (Python 2) reads harbor.cfg "
+            f"in the node's locale and fails on it under a plain SSH session; {what}"
+        )
+    if "," in value:
+        return (
+            "cannot contain ',': Harbor 1.4's prepare splits the storage settings at every "
+            f"comma; {what}"
+        )
+    # '-', '?' and ':' start a plain scalar when a non-space follows (YAML block context)
+    if value[0] in _YAML_INDICATORS and (value[0] not in "-?:" or value[1:2] in ("", " ")):
+        first = "a character" if secret else f"'{value[0]}'"
+        return (
+            f"starts with {first} that YAML reserves here (one of {_YAML_INDICATORS}): Harbor "
+            "1.4's prepare writes storage settings unquoted into the registry's config.yml, "
+            f"where it would be read as YAML syntax (e.g. '*' as an alias); {what}, "
+            f"{_CANNOT_CARRY}"
+        )
+    if ": " in value or value.endswith(":"):
+        return (
+            "cannot contain ': ' or end with ':': unquoted in the registry's config.yml "
+            f"(Harbor 1.4's prepare writes it so) YAML would read a mapping; {what}, "
+            f"{_CANNOT_CARRY}"
+        )
+    if " #" in value:
+        return (
+            "cannot contain ' #': unquoted in the registry's config.yml (Harbor 1.4's "
+            f"prepare writes it so) YAML would cut the value there as a comment; {what}, "
+            f"{_CANNOT_CARRY}"
+        )
+    if _RETYPED.match(value):
+        hint = "" if secret else " (if a number or boolean is meant, write it without quotes)"
+        return (
+            "would not stay text: Harbor 1.4's prepare writes it unquoted into the registry's "
+            "config.yml, where YAML 1.1 reads it as a number, boolean, null or date; "
+            f"{what}{hint}"
+        )
+    return None
+
+
 def identifier(value: str) -> str:
     if not _IDENTIFIER.match(value):
         raise _fail(
