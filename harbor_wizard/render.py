@@ -232,7 +232,6 @@ def _lb_context(answers: Answers, secrets: Mapping[str, SecretStr]) -> dict[str,
         "holder": lb.vip_holder,
         "nodes": answers.harbor_nodes,
         "ports": ports(answers),
-        "check": "check check-ssl verify none" if answers.harbor.protocol == "https" else "check",
         "sysctl": profile_for(answers.harbor.version).lb_sysctl,
     }
 

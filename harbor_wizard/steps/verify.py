@@ -119,18 +119,56 @@ class NodeServes(Action):
         raise AssertionError("verification changes nothing")
 
 
+REDIRECTS = (301, 302, 307, 308)
+
+
+def redirect_problem(address: str, label: str) -> str | None:
+    """What is wrong with `address`'s port 80 under https, or None: Harbor's nginx answers
+    every plain-HTTP request there with a redirect to https (nginx.https.conf's
+    ``return 301 https://$host$request_uri``); an LB whose port-80 pool is down answers
+    nothing at all."""
+    try:
+        conn = http.client.HTTPConnection(address, timeout=HTTP_TIMEOUT)
+        try:
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            location = response.getheader("Location") or ""
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException) as exc:
+        return f"{label} ({address}:80): {exc or type(exc).__name__}"
+    if response.status not in REDIRECTS or not location.startswith("https://"):
+        shown = f" to {location}" if location else ""
+        return (
+            f"{label} ({address}:80) answered {response.status}{shown}, not the redirect to "
+            "https that Harbor answers on port 80"
+        )
+    return None
+
+
 class VipServes(Action):
     def __init__(self, vip: str, https: bool, wait: float = 60.0) -> None:
         self.vip = vip
         self.https = https
         self.wait = wait
         self.step_id = "verify:vip"
-        self.title = f"the VIP {vip} answers /api/systeminfo"
+        self.title = (
+            f"the VIP {vip} answers /api/systeminfo on 443, and on 80 the redirect to https"
+            if https
+            else f"the VIP {vip} answers /api/systeminfo"
+        )
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        problem = wait_for(
-            lambda: systeminfo_problem(self.vip, self.https, "the VIP"), self.wait, ctx
-        )
+        """Under https both ports: clients type http://<hostname> too, and the LB passes
+        port 80 through to the nodes as it does 443."""
+
+        def probe() -> str | None:
+            problem = systeminfo_problem(self.vip, self.https, "the VIP")
+            if problem is None and self.https:
+                problem = redirect_problem(self.vip, "the VIP")
+            return problem
+
+        problem = wait_for(probe, self.wait, ctx)
         if problem is not None:
             raise StepFailed(problem)
         return None

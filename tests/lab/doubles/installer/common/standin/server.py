@@ -16,6 +16,7 @@ docker-compose, daemonized).
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -56,11 +57,14 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         secure = isinstance(self.connection, ssl.SSLSocket)
         if https and not secure:
+            # Harbor 1.4's nginx.https.conf on :80: `return 301 https://$host$request_uri;`
+            # ($host: the Host header without its port, lowercased).
+            host = re.sub(r":[0-9]*$", "", self.headers.get("Host", "")).lower()
             return self._send(
                 301,
                 "",
                 "text/html",
-                [("Location", "https://{}{}".format(record["hostname"], self.path))],
+                [("Location", "https://{}{}".format(host or record["hostname"], self.path))],
             )
         if time.time() < ready_at:
             return self._send(502, BAD_GATEWAY, "text/html")
