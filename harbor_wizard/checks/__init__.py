@@ -26,6 +26,7 @@ from harbor_wizard.checks import (
     hosts,
     installer,
     mariadb,
+    ports,
     postgres,
     redis,
     shared_fs,
@@ -66,6 +67,7 @@ def host_checks(
     else:
         results += hosts.node_software(target, connection)
         results += hosts.node_space(target, connection)
+        results += ports.check(target, connection, answers)
         results += clock.check(target, connection)
         if answers.load_balancer.mode == "lvs-dr":
             results += docker_proxy.userland_proxy(target, connection)

@@ -60,33 +60,110 @@ def lb_interface(target: SshTarget, connection: Connection, answers: Answers) ->
     ]
 
 
+HAPROXY_OLDEST = (1, 8)
+"""The oldest HAProxy the rendered haproxy.cfg is proved with (RHEL 8 ships 1.8)."""
+KEEPALIVED_CONFIG_TEST = (2, 0, 4)
+"""keepalived -t (a config test) exists from 2.0.4 (Ubuntu 18.04 ships 1.3.9)."""
+
+
+def haproxy_version(text: str) -> tuple[int, ...] | None:
+    """From `haproxy -v`: ``HA-Proxy version 1.8.8-1ubuntu0.11 2020/06/22`` (until 2.3)
+    or ``HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/``."""
+    match = re.search(r"\bHA-?Proxy version (\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g) for g in match.groups() if g is not None) if match else None
+
+
+def keepalived_version(text: str) -> tuple[int, ...] | None:
+    """From `keepalived -v` (on stderr): ``Keepalived v1.3.9 (10/21,2017)``."""
+    match = re.search(r"\bKeepalived v(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g) for g in match.groups() if g is not None) if match else None
+
+
+def package_version(text: str) -> tuple[int, ...] | None:
+    """From a package manager's candidate: ``1:1.3.9-1ubuntu0.18.04.2`` (apt, with an
+    epoch), ``1.8.27`` (dnf, yum), ``2.0.14-lp152.1.3`` (zypper)."""
+    match = re.match(r"(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?", text.strip())
+    return tuple(int(g) for g in match.groups() if g is not None) if match else None
+
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+# $1 the package: the version the host's package manager would install (empty: none).
+_CANDIDATES = {
+    "apt-get": """apt-cache policy "$1" | awk '/Candidate:/ {print $2}'""",
+    "dnf": """dnf -q info "$1" 2>/dev/null | awk -F' *: *' '/^Version/ {print $2; exit}'""",
+    "yum": """yum -q info "$1" 2>/dev/null | awk -F' *: *' '/^Version/ {print $2; exit}'""",
+    "zypper": """zypper -q info "$1" 2>/dev/null | awk -F' *: *' '/^Version/ {print $2; exit}'""",
+}
+
+
 def _package(
     target: SshTarget, connection: Connection, binary: str, package: str, manager: str | None
 ) -> CheckResult:
-    found = run(connection, 'command -v "$1" && "$1" -v 2>&1 | head -n 1', binary)
+    found = run(connection, 'command -v "$1" && "$1" -v 2>&1 | head -n 3', binary)
     if found.ok:
-        version = found.stdout.strip().splitlines()[-1] if found.stdout.strip() else ""
-        return ok(f"lb.{binary}", target.name, f"{target.name}: {binary} installed ({version})")
-    queries = {
-        "apt-get": """apt-cache policy "$1" | awk '/Candidate:/ {print $2}'""",
-        "dnf": 'dnf -q info "$1" >/dev/null && echo available',
-        "yum": 'yum -q info "$1" >/dev/null && echo available',
-        "zypper": 'zypper -q info "$1" >/dev/null && echo available',
-    }
-    if manager in queries:
-        candidate = run(connection, queries[manager], package, timeout=20).stdout.strip()
+        return _installed(target, binary, found.stdout)
+    if manager in _CANDIDATES:
+        candidate = run(connection, _CANDIDATES[manager], package, timeout=20).stdout.strip()
         if candidate and candidate != "(none)":
-            return ok(
-                f"lb.{binary}",
-                target.name,
-                f"{target.name}: {package} not installed; {manager} can install {candidate}",
-                data={"install": manager},
-            )
+            return _candidate(target, binary, package, manager, candidate)
     return error(
         f"lb.{binary}",
         target.name,
         f"{target.name}: {package} is not installed and {manager or 'no package manager'} "
         "cannot install it; install it first",
+    )
+
+
+def _installed(target: SshTarget, binary: str, output: str) -> CheckResult:
+    """An installed LB package, judged by what its `-v` prints."""
+    check = f"lb.{binary}"
+    lines = output.strip().splitlines()
+    if binary == "haproxy":
+        version = haproxy_version(output)
+        if version is not None and version < HAPROXY_OLDEST:
+            return error(
+                check,
+                target.name,
+                f"{target.name}: HAProxy {_dotted(version)} is older than "
+                f"{_dotted(HAPROXY_OLDEST)}, the oldest the rendered haproxy.cfg is proved "
+                f"with: upgrade haproxy on {target.name} to {_dotted(HAPROXY_OLDEST)} or later",
+            )
+    if binary == "keepalived":
+        version = keepalived_version(output)
+        if version is not None and version < KEEPALIVED_CONFIG_TEST:
+            return ok(
+                check,
+                target.name,
+                f"{target.name}: keepalived {_dotted(version)} installed; it has no config "
+                f"test (keepalived -t needs {_dotted(KEEPALIVED_CONFIG_TEST)}), so "
+                "keepalived.conf is written without one",
+                data={"version": _dotted(version)},
+            )
+    shown = lines[1] if len(lines) > 1 else ""  # line 1 is the path `command -v` printed
+    return ok(check, target.name, f"{target.name}: {binary} installed ({shown})")
+
+
+def _candidate(
+    target: SshTarget, binary: str, package: str, manager: str, candidate: str
+) -> CheckResult:
+    """A package the LB step will install: judged by the version the manager offers."""
+    version = package_version(candidate)
+    if binary == "haproxy" and version is not None and version < HAPROXY_OLDEST:
+        return error(
+            f"lb.{binary}",
+            target.name,
+            f"{target.name}: {manager} would install HAProxy {candidate}, older than "
+            f"{_dotted(HAPROXY_OLDEST)}, the oldest the rendered haproxy.cfg is proved with: "
+            f"install haproxy {_dotted(HAPROXY_OLDEST)} or later on {target.name} first",
+        )
+    return ok(
+        f"lb.{binary}",
+        target.name,
+        f"{target.name}: {package} not installed; {manager} can install {candidate}",
+        data={"install": manager},
     )
 
 
