@@ -89,6 +89,7 @@ def build_plan(
     answers = inputs.answers
     files = inputs.render()
     installer = installer_path(inputs.document)
+    schema = profile_for(answers.harbor.version).installer.schema
     db = answers.database
     addresses = {node.name: str(node.address) for node in answers.harbor_nodes}
     distribute = DistributeInstaller(installer, addresses)
@@ -96,7 +97,10 @@ def build_plan(
         Phase(
             "preflight", (HostPlan(OPERATOR, None, (Preflight(check_options or CheckOptions()),)),)
         ),
-        Phase("database", (HostPlan(DATABASE, f"{db.host}:{db.port}", (LoadSchema(installer),)),)),
+        Phase(
+            "database",
+            (HostPlan(DATABASE, f"{db.host}:{db.port}", (LoadSchema(installer, schema),)),),
+        ),
         Phase("installer", (HostPlan(OPERATOR, None, (distribute,)),)),
     ]
     if answers.load_balancer.mode != "external":

@@ -29,7 +29,7 @@ import socket
 import tarfile
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pymysql
 
@@ -48,7 +48,6 @@ from harbor_wizard.checks.mariadb import (
 from harbor_wizard.lock import process_start
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
-SCHEMA_MEMBER = "harbor/ha/registry.sql"
 LOCK_TABLE = f"`{LOCK_DATABASE}`.schema_lock"
 LOCK_NAME = "harbor-schema"
 LOCK_WAIT = 60.0
@@ -344,20 +343,24 @@ def seed_rows(statements: list[str]) -> dict[str, int]:
     return seeds
 
 
-def read_schema(installer: Path) -> str:
+def read_schema(installer: Path, name: str) -> str:
+    """The schema file `name` (a tar member, from the profile) of the offline installer."""
     with tarfile.open(installer, "r:*") as archive:
-        member = archive.extractfile(SCHEMA_MEMBER)
+        member = archive.extractfile(name)
         if member is None:
-            raise StepFailed(f"{installer} has no {SCHEMA_MEMBER}")
+            raise StepFailed(f"{installer} has no {name}")
         return member.read().decode()
 
 
 class LoadSchema(Action):
-    def __init__(self, installer: Path, lock_wait: float = LOCK_WAIT) -> None:
+    def __init__(self, installer: Path, schema: str, lock_wait: float = LOCK_WAIT) -> None:
         self.installer = installer
+        self.schema = schema
+        """The installer's schema file (a tar member, from the profile)."""
         self.lock_wait = lock_wait
         self.step_id = "schema"
-        self.title = f"Harbor schema (ha/registry.sql, only into an empty '{HARBOR_DATABASE}')"
+        name = PurePosixPath(schema).relative_to(PurePosixPath(schema).parts[0])
+        self.title = f"Harbor schema ({name}, only into an empty '{HARBOR_DATABASE}')"
 
     @contextlib.contextmanager
     def _session(self, ctx: StepContext) -> Iterator[tuple[pymysql.cursors.Cursor, str]]:
@@ -454,7 +457,7 @@ class LoadSchema(Action):
         )
 
     def apply(self, ctx: StepContext, change: Change) -> str:
-        sql = read_schema(self.installer)
+        sql = read_schema(self.installer, self.schema)
         with self._session(ctx) as (cursor, where):
             lock = SchemaLock(cursor, where)
             lock.acquire(self.lock_wait, ctx.cancelled, ctx.emit_line)

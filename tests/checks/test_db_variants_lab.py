@@ -29,11 +29,14 @@ from pydantic import SecretStr
 from harbor_wizard.answers.model import Database
 from harbor_wizard.checks import Status, mariadb
 from harbor_wizard.checks.mariadb import LOAD_TABLE
+from harbor_wizard.profiles.harbor_1_4 import PROFILE
 from harbor_wizard.steps.base import StepContext, StepFailed
-from harbor_wizard.steps.database import SCHEMA_MEMBER, LoadSchema, read_schema
+from harbor_wizard.steps.database import LoadSchema, read_schema
 from tests.lab import Lab
 
 pytestmark = pytest.mark.lab
+
+SCHEMA = PROFILE.installer.schema
 
 MYSQL57_MODE = (
     "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
@@ -203,7 +206,7 @@ def context(lab: Lab) -> StepContext:
 
 
 def run_step(lab: Lab, installer: Path) -> str:
-    step = LoadSchema(installer, lock_wait=5)
+    step = LoadSchema(installer, SCHEMA, lock_wait=5)
     ctx = context(lab)
     change = step.inspect(ctx)
     return "kept" if change is None else step.apply(ctx, change)
@@ -274,14 +277,14 @@ def installer_with(tmp_path: Path, sql: str) -> Path:
     path = tmp_path / "harbor-offline-installer-v1.4.0.tgz"
     data = sql.encode()
     with tarfile.open(path, "w:gz") as tar:
-        info = tarfile.TarInfo(SCHEMA_MEMBER)
+        info = tarfile.TarInfo(SCHEMA)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     return path
 
 
 def before_project_member(lab: Lab, statement: str) -> str:
-    sql = read_schema(lab.installer)
+    sql = read_schema(lab.installer, SCHEMA)
     assert sql.count("create table project_member") == 1
     return sql.replace("create table project_member", f"{statement};\ncreate table project_member")
 

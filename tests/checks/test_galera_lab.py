@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from harbor_wizard.answers.model import Database
 from harbor_wizard.checks import Status, ha
+from harbor_wizard.profiles.harbor_1_4 import PROFILE
 from harbor_wizard.steps import database as schema_step
 from harbor_wizard.steps.base import StepContext, StepFailed
 from harbor_wizard.steps.database import LOCK_TABLE, LoadSchema, SchemaLock
@@ -33,6 +34,8 @@ from tests.lab import Lab
 from tests.lab.services import Galera
 
 pytestmark = pytest.mark.lab
+
+SCHEMA = PROFILE.installer.schema
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +116,7 @@ def context(lab: Lab, database: Database, lines: list[str] | None = None) -> Ste
 def run_step(
     lab: Lab, database: Database, lock_wait: float = 60, lines: list[str] | None = None
 ) -> str:
-    step = LoadSchema(lab.installer, lock_wait=lock_wait)
+    step = LoadSchema(lab.installer, SCHEMA, lock_wait=lock_wait)
     ctx = context(lab, database, lines)
     change = step.inspect(ctx)
     return "kept" if change is None else step.apply(ctx, change)
@@ -234,7 +237,7 @@ def test_concurrent_runs_load_once(lab: Lab, servers: tuple[Database, Database])
     """Two runs that both saw an empty database, one on each node: one loads, the other
     waits for it and keeps what it loaded (with GET_LOCK on Galera both loaded, and the
     second failed half-way)."""
-    steps = [LoadSchema(lab.installer, lock_wait=60) for _ in servers]
+    steps = [LoadSchema(lab.installer, SCHEMA, lock_wait=60) for _ in servers]
     contexts = [context(lab, database) for database in servers]
     changes = [step.inspect(ctx) for step, ctx in zip(steps, contexts, strict=True)]
     assert all(change is not None for change in changes)

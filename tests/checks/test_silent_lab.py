@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from harbor_wizard.answers.model import ClairDatabase, Database
 from harbor_wizard.checks import CheckOptions, Status, mariadb, postgres, redis, run_all
+from harbor_wizard.profiles.harbor_1_4 import PROFILE
 from harbor_wizard.steps import database as schema_step
 from harbor_wizard.steps.base import StepContext, StepFailed
 from harbor_wizard.steps.database import LoadSchema
@@ -29,6 +30,8 @@ from tests.lab import Lab
 from tests.support.lab_answers import lab_answers, lab_secrets
 
 pytestmark = pytest.mark.lab
+
+SCHEMA = PROFILE.installer.schema
 
 BOUND = 30.0
 SILENT = "no answer for 5 s (host down or its packets dropped)"
@@ -179,7 +182,7 @@ def empty_db(lab: Lab) -> Iterator[None]:
 
 
 def test_schema_step_against_a_silent_db(lab: Lab, empty_db: None) -> None:
-    step = LoadSchema(lab.installer)
+    step = LoadSchema(lab.installer, SCHEMA)
     with silent(lab, "db01"):
         start = time.monotonic()
         with pytest.raises(StepFailed) as failed:
@@ -197,7 +200,7 @@ def test_schema_step_db_silent_mid_load_then_back(
     """The DB goes silent once the lock is taken: the step fails within 30 s naming it,
     its lock row stays behind (nobody could delete it); after the heal a re-run of this
     process takes that row over and loads the schema."""
-    step = LoadSchema(lab.installer)
+    step = LoadSchema(lab.installer, SCHEMA)
     ctx = context(lab)
     change = step.inspect(ctx)
     assert change is not None
