@@ -11,11 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harbor_wizard.answers import Answers
+from harbor_wizard.profiles import Health, profile_for
 from harbor_wizard.render import ports
-
-HEALTH_PATH = "/api/systeminfo"
-HEALTH_EXPECT = "registry_url"
-"""What a healthy Harbor 1.4 node's systeminfo body always holds (its registry address)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +42,7 @@ class ExternalLb:
     pools: tuple[Pool, ...]
     health_port: int
     """Nodes are probed with the deployment's protocol: on :80 with https they only redirect."""
+    health: Health
 
 
 def settings(answers: Answers) -> ExternalLb:
@@ -66,6 +64,7 @@ def settings(answers: Answers) -> ExternalLb:
         https=https,
         pools=pools,
         health_port=443 if https else 80,
+        health=profile_for(answers.harbor.version).health,
     )
 
 
@@ -90,9 +89,9 @@ def describe(lb: ExternalLb) -> str:
         lines += [f"    {b.name}  {b.address}:{b.port}" for b in pool.backends]
     tls_note = ", TLS without verifying the certificate" if lb.https else ""
     lines += [
-        f"  Health check, for every pool: GET {HEALTH_PATH} on each node's port "
+        f"  Health check, for every pool: GET {lb.health.path} on each node's port "
         f"{lb.health_port} ({scheme}{tls_note}); healthy when it answers HTTP 200 with "
-        f"'{HEALTH_EXPECT}' in the body (e.g. every 2 s, down after 3 failures, up after 2).",
+        f"'{lb.health.field}' in the body (e.g. every 2 s, down after 3 failures, up after 2).",
         "  Persistence: by client source IP (e.g. HAProxy `balance source`), not by cookie: "
         "docker clients and replication jobs do not send an LB's cookie back, so a "
         "cookie-sticky LB spreads one client's token and registry requests over the nodes.",

@@ -194,10 +194,11 @@ def _verification(inputs: Inputs, lb_wait: float) -> list[HostPlan]:
     answers = inputs.answers
     https = answers.harbor.protocol == "https"
     lb = answers.load_balancer
-    redirect = profile_for(answers.harbor.version).vip_redirect
+    profile = profile_for(answers.harbor.version)
+    redirect, health = profile.vip_redirect, profile.health
     plans = []
     for harbor in answers.harbor_nodes:
-        steps: list[Action] = [NodeServes(str(harbor.address))]
+        steps: list[Action] = [NodeServes(str(harbor.address), health)]
         if lb.mode == "lvs-dr":
             steps.append(
                 RedirectPersists(redirect.chain, redirect.unit, str(answers.vip), ports(answers))
@@ -215,8 +216,8 @@ def _verification(inputs: Inputs, lb_wait: float) -> list[HostPlan]:
         )
     if lb.mode == "external":
         nodes = {node.name: str(node.address) for node in answers.harbor_nodes}
-        vip_step: Action = ExternalLbServes(str(answers.vip), https, nodes, lb_wait)
+        vip_step: Action = ExternalLbServes(str(answers.vip), https, nodes, health, lb_wait)
     else:
-        vip_step = VipServes(str(answers.vip), https)
+        vip_step = VipServes(str(answers.vip), https, health)
     plans.append(HostPlan(OPERATOR, None, (vip_step,)))
     return plans

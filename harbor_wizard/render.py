@@ -221,6 +221,7 @@ def render(
 
 def _lb_context(answers: Answers, secrets: Mapping[str, SecretStr]) -> dict[str, Any]:
     lb = answers.load_balancer
+    profile = profile_for(answers.harbor.version)
     return {
         "name": answers.name,
         "mode": lb.mode,
@@ -232,7 +233,8 @@ def _lb_context(answers: Answers, secrets: Mapping[str, SecretStr]) -> dict[str,
         "holder": lb.vip_holder,
         "nodes": answers.harbor_nodes,
         "ports": ports(answers),
-        "sysctl": profile_for(answers.harbor.version).lb_sysctl,
+        "sysctl": profile.lb_sysctl,
+        "health": profile.health,
     }
 
 

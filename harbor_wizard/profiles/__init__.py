@@ -127,10 +127,13 @@ class VipRedirect:
 
 @dataclass(frozen=True)
 class Health:
-    """What a Harbor node answers when it serves: `path` with `field` in its JSON."""
+    """What a Harbor node answers when it serves: `path` with `field` in its JSON (the
+    LBs' probe); `database_path` answers 200 only when the UI reaches its database (the
+    HA guide's check.sh asks both)."""
 
     path: str
     field: str
+    database_path: str
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ PROFILE = Profile(
         clair_flag="--with-clair",
         example_name="harbor-offline-installer-v1.4.0.tgz",
     ),
-    health=Health("/api/systeminfo", "registry_url"),
+    health=Health("/api/systeminfo", "registry_url", "/api/repositories/top"),
     vip_redirect=VIP_REDIRECT,
     lb_packages={
         "lvs-dr": {"keepalived": "keepalived", "curl": "curl"},

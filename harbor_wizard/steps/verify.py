@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from harbor_wizard import remote
 from harbor_wizard.connection import NO_ANSWER_SECONDS, SILENT
+from harbor_wizard.profiles import Health
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
 POLL = 1.0
@@ -50,19 +51,19 @@ def http_get(
         conn.close()
 
 
-def node_problem(address: str) -> str | None:
+def node_problem(address: str, health: Health) -> str | None:
     """check.sh's probe, from here: what is wrong with the node, or None."""
     try:
         status, _ = http_get(address, "/", https=False)
         if status not in (200, 301, 302, 307, 308):
             return f"http://{address}/ answered {status}"
         https = status != 200
-        status, body = http_get(address, "/api/systeminfo", https=https)
-        if status != 200 or "registry_url" not in body:
-            return f"/api/systeminfo answered {status} without registry_url"
-        status, _ = http_get(address, "/api/repositories/top", https=https)
+        status, body = http_get(address, health.path, https=https)
+        if status != 200 or health.field not in body:
+            return f"{health.path} answered {status} without {health.field}"
+        status, _ = http_get(address, health.database_path, https=https)
         if status != 200:
-            return f"/api/repositories/top answered {status} (the UI cannot reach its DB?)"
+            return f"{health.database_path} answered {status} (the UI cannot reach its DB?)"
     except TimeoutError:
         raise  # the caller tells a node still starting from one that went silent
     except (OSError, http.client.HTTPException) as exc:
@@ -70,21 +71,22 @@ def node_problem(address: str) -> str | None:
     return None
 
 
-def systeminfo_problem(address: str, https: bool, label: str) -> str | None:
-    """What is wrong with `address`'s /api/systeminfo (200 with registry_url), or None."""
+def health_problem(address: str, https: bool, label: str, health: Health) -> str | None:
+    """What is wrong with `address`'s health endpoint (200 naming `health.field`), or None."""
     port = 443 if https else 80
     try:
-        status, body = http_get(address, "/api/systeminfo", https=https)
+        status, body = http_get(address, health.path, https=https)
     except (OSError, http.client.HTTPException) as exc:
         return f"{label} ({address}:{port}): {exc or type(exc).__name__}"
-    if status != 200 or "registry_url" not in body:
-        return f"{label} ({address}:{port}) answered {status} without registry_url"
+    if status != 200 or health.field not in body:
+        return f"{label} ({address}:{port}) answered {status} without {health.field}"
     return None
 
 
 class NodeServes(Action):
-    def __init__(self, address: str, wait: float = 120.0) -> None:
+    def __init__(self, address: str, health: Health, wait: float = 120.0) -> None:
         self.address = address
+        self.health = health
         self.wait = wait
         self.step_id = "verify:node"
         self.title = f"answers the LBs' health probe on {address}"
@@ -97,7 +99,7 @@ class NodeServes(Action):
         def probe() -> str | None:
             nonlocal quiet_since
             try:
-                problem = node_problem(self.address)
+                problem = node_problem(self.address, self.health)
             except TimeoutError:
                 now = time.monotonic()
                 quiet_since = quiet_since or now
@@ -147,15 +149,16 @@ def redirect_problem(address: str, label: str) -> str | None:
 
 
 class VipServes(Action):
-    def __init__(self, vip: str, https: bool, wait: float = 60.0) -> None:
+    def __init__(self, vip: str, https: bool, health: Health, wait: float = 60.0) -> None:
         self.vip = vip
         self.https = https
+        self.health = health
         self.wait = wait
         self.step_id = "verify:vip"
         self.title = (
-            f"the VIP {vip} answers /api/systeminfo on 443, and on 80 the redirect to https"
+            f"the VIP {vip} answers {health.path} on 443, and on 80 the redirect to https"
             if https
-            else f"the VIP {vip} answers /api/systeminfo"
+            else f"the VIP {vip} answers {health.path}"
         )
 
     def inspect(self, ctx: StepContext) -> Change | None:
@@ -163,7 +166,7 @@ class VipServes(Action):
         port 80 through to the nodes as it does 443."""
 
         def probe() -> str | None:
-            problem = systeminfo_problem(self.vip, self.https, "the VIP")
+            problem = health_problem(self.vip, self.https, "the VIP", self.health)
             if problem is None and self.https:
                 problem = redirect_problem(self.vip, "the VIP")
             return problem
@@ -215,23 +218,29 @@ class ExternalLbServes(Action):
     """
 
     def __init__(
-        self, vip: str, https: bool, nodes: Mapping[str, str], wait: float = 120.0
+        self,
+        vip: str,
+        https: bool,
+        nodes: Mapping[str, str],
+        health: Health,
+        wait: float = 120.0,
     ) -> None:
         self.vip = vip
         self.https = https
         self.nodes = dict(nodes)
         """name -> address of every Harbor node behind the LB."""
+        self.health = health
         self.wait = wait
         self.step_id = "verify:external-lb"
         self.title = (
-            f"the external load balancer at {vip} answers /api/systeminfo (waits up to {wait:.0f}s)"
+            f"the external load balancer at {vip} answers {health.path} (waits up to {wait:.0f}s)"
         )
 
     def inspect(self, ctx: StepContext) -> Change | None:
         last: list[str | None] = [None]
 
         def probe() -> str | None:
-            problem = systeminfo_problem(self.vip, self.https, "the VIP")
+            problem = health_problem(self.vip, self.https, "the VIP", self.health)
             if problem is not None and problem != last[0]:
                 ctx.emit_line(f"waiting for the load balancer: {problem}")
             last[0] = problem
@@ -251,7 +260,7 @@ class ExternalLbServes(Action):
         with ThreadPoolExecutor(max_workers=max(1, min(16, len(self.nodes)))) as pool:
             problems = list(
                 pool.map(
-                    lambda item: systeminfo_problem(item[1], self.https, item[0]),
+                    lambda item: health_problem(item[1], self.https, item[0], self.health),
                     self.nodes.items(),
                 )
             )

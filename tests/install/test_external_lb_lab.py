@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 
 from harbor_wizard.inputs import load_inputs
 from harbor_wizard.plan import OPERATOR
+from harbor_wizard.profiles.harbor_1_4 import PROFILE
 from harbor_wizard.steps.base import StepContext, StepFailed
 from harbor_wizard.steps.verify import ExternalLbServes
 from tests.install.conftest import install
@@ -197,7 +198,7 @@ def test_a_node_that_does_not_answer_is_named(fresh: Lab, deployment: tuple[Path
     silent.run(f"iptables -A {rule}")
     fresh[LB].run("systemctl stop haproxy")
     try:
-        step = ExternalLbServes(fresh.vip, False, nodes, wait=1)
+        step = ExternalLbServes(fresh.vip, False, nodes, PROFILE.health, wait=1)
         with pytest.raises(StepFailed) as failed:
             step.inspect(StepContext(host=OPERATOR, inputs=inputs))
     finally:
