@@ -192,7 +192,7 @@ SS = (
 
 def test_ss_listeners_and_which_are_in_the_way() -> None:
     found = parse_ss(SS)
-    assert Listener("0.0.0.0", 4443, "python3 (pid 24384)") in found
+    assert Listener("0.0.0.0", 4443, "python3 (pid 24384)", program="python3") in found
     assert Listener("10.0.0.5", 1514) in found
     way = {
         port: [x.address for x in found if in_the_way(x, port)] for port in (80, 443, 4443, 1514)
@@ -210,6 +210,23 @@ def test_proc_listeners_where_there_is_no_ss() -> None:
         "   2: 0100007F:05EA 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0\n"
     )
     assert parse_proc(text) == [Listener("0.0.0.0", 2024), Listener("127.0.0.1", 18514)]
+
+
+def test_an_ipv6_wildcard_that_may_be_dual_stack_is_in_the_way() -> None:
+    """Old `ss` (iproute2 3.10, RHEL 7) prints every IPv6 wildcard as `:::80`, and
+    /proc/net/tcp6 cannot tell a dual-stack socket either: both hold 0.0.0.0:80 for all
+    we know (Apache's default), unlike new `ss`'s bracketed, IPv6-only `[::]:80`."""
+    old = 'LISTEN     0      128       :::80      :::*      users:(("httpd",pid=1201,fd=4))\n'
+    [apache] = parse_ss(old)
+    assert (apache.address, apache.v6only, apache.program) == ("::", False, "httpd")
+    assert in_the_way(apache, 80)
+    tcp6 = (
+        "   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A "
+        "00000000:00000000 00:00000000 00000000     0\n"
+    )
+    [proc] = parse_proc(tcp6)
+    assert proc.address == "::"
+    assert in_the_way(proc, 80)
 
 
 # --- item 9: check.sh ends before keepalived's misc_timeout -------------------------------

@@ -21,19 +21,23 @@ from harbor_wizard.checks.remote import run
 from harbor_wizard.checks.result import CheckResult, error, ok, probe
 from harbor_wizard.connection import SshTarget
 from harbor_wizard.profiles import profile_for
-from harbor_wizard.steps.harbor import INSTALLED_MARK, UNPACKED_MARK
+from harbor_wizard.steps.harbor import INSTALLED_MARK
+
+DOCKER = ("docker-proxy", "dockerd")
+"""What holds a published port on a node running Harbor (dockerd itself without the
+userland proxy): anything else on the port is not this deployment's Harbor."""
 
 WILDCARD_PORTS = (80, 443, 4443)
 """Published on every address: any IPv4 or dual-stack listener on them is in the way."""
 LOOPBACK_PORTS = (1514,)
 """Published on 127.0.0.1 only: a listener there, or on every address, is in the way."""
 
-# $1 the installer's folder, $2 and $3 the marks harbor-wizard leaves there. One round trip:
-# whether harbor-wizard put Harbor here (and the hostname of the harbor.cfg beside it), then
+# $1 the installer's folder, $2 the mark install.sh's success leaves there. One round trip:
+# whether harbor-wizard installed Harbor here (and the hostname of its harbor.cfg), then
 # the TCP listeners: `ss` with processes (-H needs iproute2 4.13; older ones print a header),
 # or the kernel's own tables where there is no `ss`.
 _LISTENERS = r"""d=$1
-if [ -f "$d/$2" ] || [ -f "$d/$3" ]; then
+if [ -f "$d/$2" ]; then
     echo harbor-wizard
     sed -n 's/^[[:space:]]*hostname[[:space:]]*=[[:space:]]*//p' "$d/harbor.cfg" 2>/dev/null \
         | head -n 1 | sed 's/^/hostname /'
@@ -51,10 +55,15 @@ fi
 @dataclass(frozen=True)
 class Listener:
     address: str
-    """As `ss` prints it without brackets: ``0.0.0.0``, ``*``, ``::``, ``127.0.0.1``."""
+    """Without brackets: ``0.0.0.0``, ``*``, ``::``, ``127.0.0.1``."""
     port: int
     process: str = ""
     """``python3 (pid 812)`` when `ss -p` could tell."""
+    v6only: bool = False
+    """An IPv6 wildcard known to leave IPv4 alone: new `ss` prints it as ``[::]`` (and a
+    dual-stack one as ``*``); old `ss` (``:::80``) and /proc/net/tcp6 cannot tell."""
+    program: str = ""
+    """The process name alone (``docker-proxy``)."""
 
 
 def parse_ss(text: str) -> list[Listener]:
@@ -64,13 +73,15 @@ def parse_ss(text: str) -> list[Listener]:
         fields = line.split()
         if len(fields) < 5 or not fields[0].startswith("LISTEN"):
             continue
-        host, _, port = fields[3].rpartition(":")
+        raw, _, port = fields[3].rpartition(":")
         if not port.isdigit():
             continue
-        host = host.strip("[]").split("%", 1)[0]
+        host = raw.strip("[]").split("%", 1)[0]
         user = re.search(r'users:\(\("([^"]+)",pid=(\d+)', line)
         process = f"{user.group(1)} (pid {user.group(2)})" if user else ""
-        found.append(Listener(host, int(port), process))
+        program = user.group(1) if user else ""
+        v6only = raw.startswith("[") and host == "::"
+        found.append(Listener(host, int(port), process, v6only, program))
     return found
 
 
@@ -106,9 +117,10 @@ def in_the_way(listener: Listener, port: int) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return True
-    # 0.0.0.0:port cannot be bound while any IPv4 address holds the port; `ss` prints a
-    # dual-stack socket as `*`, an IPv6-only one as `[::]`, which leaves IPv4 alone.
-    return address.version == 4 or (address.version == 6 and address.ipv4_mapped is not None)
+    if address.version == 6 and address.is_unspecified:
+        return not listener.v6only  # a dual-stack socket holds the IPv4 port too
+    # 0.0.0.0:port cannot be bound while any IPv4 address holds the port.
+    return address.version == 4 or address.ipv4_mapped is not None
 
 
 def _shown(port: int) -> str:
@@ -118,7 +130,7 @@ def _shown(port: int) -> str:
 @probe("node.ports")
 def check(target: SshTarget, connection: Connection, answers: Answers) -> list[CheckResult]:
     layout = profile_for(answers.harbor.version).installer
-    out = run(connection, _LISTENERS, layout.directory, INSTALLED_MARK, UNPACKED_MARK, sudo=True)
+    out = run(connection, _LISTENERS, layout.directory, INSTALLED_MARK, sudo=True)
     lines = out.stdout.splitlines()
     source = next((i for i, line in enumerate(lines) if line in ("ss", "proc")), None)
     head = lines[:source]
@@ -151,7 +163,8 @@ def check(target: SshTarget, connection: Connection, answers: Answers) -> list[C
             )
         ]
     names = ", ".join(_shown(port) for port in held)
-    if mine:
+    by_docker = all(u.program in DOCKER or not u.program for us in held.values() for u in us)
+    if mine and by_docker:
         return [
             ok(
                 "node.ports",
@@ -161,7 +174,7 @@ def check(target: SshTarget, connection: Connection, answers: Answers) -> list[C
             )
         ]
     results = []
-    if ours:  # harbor-wizard's marks, but another deployment's harbor.cfg
+    if ours and by_docker:  # harbor-wizard's mark, but another deployment's harbor.cfg
         results.append(
             error(
                 "node.ports",

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from harbor_wizard.checks import Status, ports
+from harbor_wizard.profiles.harbor_1_4 import PROFILE
 from harbor_wizard.render import environment
 from tests.checks.test_checks_lab import target
 from tests.lab import Lab
@@ -49,7 +50,7 @@ def test_a_node_listening_on_4443_is_refused_naming_host_and_port(lab: Lab) -> N
 
 def test_check_sh_gives_up_on_a_silent_node_before_misc_timeout(lab: Lab) -> None:
     script = lab.dir / "check.sh"
-    script.write_text(environment().get_template("check.sh.j2").render())
+    script.write_text(environment().get_template("check.sh.j2").render(health=PROFILE.health))
     conf = environment().get_template("keepalived.conf.j2").render(**_lvs_context(lab))
     misc_timeout = int(re.findall(r"misc_timeout (\d+)", conf)[0])
     node = lab.harbor_nodes[0]

@@ -237,7 +237,7 @@ def test_https_install_needs_certificate_and_serves_tls(lab: Lab, nodes: list[st
     assert {"server.crt", "server.key", "ca.crt", "secretkey", "root.crt"} <= set(shared)
     status, _, headers = get(f"http://{lab[node].ip}/")
     assert status == 301
-    assert headers["Location"] == f"https://{lab.vip}/"
+    assert headers["Location"] == f"https://{lab[node].ip}/"  # nginx's $host: as asked
     status, body, _ = wait_serving(f"https://{lab[node].ip}/api/systeminfo")
     assert status == 200
     assert json.loads(body)["registry_url"] == lab.vip
