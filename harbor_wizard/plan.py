@@ -183,7 +183,9 @@ def _node_plan(
         if then is Then.VIP_REDIRECT:
             return RedirectRules(redirect.chain, redirect.script, vip, ports(answers))
         if then is Then.BOOT_UNIT:
-            return Service(group[-1].service, [f.path for f in group], reload=False)
+            unit = group[-1].service
+            title = f"{unit}.service enabled at boot (and run now)"
+            return Service(unit, [f.path for f in group], reload=False, title=title)
         return None
 
     steps += _put(mine, follow)

@@ -81,13 +81,15 @@ MARKER_MODE = 0o600
 """The digest of a config holding auth_pass (8 characters at most) invites guessing."""
 RESTRICT = f"marker readable by others: make it {MARKER_MODE:04o}"
 # $1 the service, $2 its marker, then its configs: whether it runs, the marker's mode, the
-# configs' digest now, the digest they had when the service last loaded them. One round trip.
+# configs' digest now, the digest they had when the service last loaded them, whether it
+# starts at boot. One round trip.
 _SERVICE_STATE = """\
 s=$1 m=$2; shift 2
 systemctl is-active --quiet "$s" && echo active || echo inactive
 stat -c %a -- "$m" 2>/dev/null || echo none
 cat -- "$@" | sha256sum | cut -d" " -f1
-cat -- "$m" 2>/dev/null
+cat -- "$m" 2>/dev/null || echo
+systemctl is-enabled --quiet "$s" && echo enabled || echo disabled
 """
 
 
@@ -95,12 +97,14 @@ class Service(Action):
     """A service enabled and running the current config: started when stopped, reloaded
     (or restarted) when its config changed since it last loaded it."""
 
-    def __init__(self, name: str, configs: list[PurePosixPath], reload: bool = True) -> None:
+    def __init__(
+        self, name: str, configs: list[PurePosixPath], reload: bool = True, title: str = ""
+    ) -> None:
         self.name = name
         self.configs = configs
         self.reload = reload
         self.step_id = f"service:{name}"
-        self.title = f"{name} running with its current config"
+        self.title = title or f"{name} running with its current config"
         self.marker = APPLIED_DIR / f"{name}.sha256"
 
     def _digest(self, ctx: StepContext) -> str:
@@ -111,12 +115,15 @@ class Service(Action):
 
     def inspect(self, ctx: StepContext) -> Change | None:
         out = remote.run(ctx.ssh, _SERVICE_STATE, self.name, self.marker, *self.configs, sudo=True)
-        state, mode, digest, applied = [*out.stdout.split("\n"), "", "", "", ""][:4]
+        state, mode, digest, applied, boot = [*out.stdout.split("\n"), "", "", "", "", ""][:5]
         if state != "active":
             return Change("start", kind="start")
         if applied.strip() != digest.strip():
             verb = "reload" if self.reload else "restart"
             return Change(verb, kind=verb)
+        if boot.strip() != "enabled":
+            return Change("enable at boot (it runs, but would not start after a reboot)",
+                          kind="enable")  # fmt: skip
         if mode != f"{MARKER_MODE:o}":
             return Change(RESTRICT, kind="restrict")
         return None
@@ -129,9 +136,16 @@ class Service(Action):
                 raise _fail(ctx, f"chmod {self.marker}", out)
             return f"{self.marker} made {MARKER_MODE:04o}"
         verb = change.kind
+        if verb == "enable":
+            out = remote.run(ctx.ssh, 'systemctl enable "$1"', self.name, sudo=True, timeout=60)
+            if not out.ok:
+                raise _fail(ctx, f"systemctl enable {self.name}", out)
+            return f"{self.name} enabled at boot"
         script = 'systemctl "$1" "$2"'
         if verb == "start":
             script = 'systemctl enable "$2" && ' + script
+        if not self.reload:  # a unit harbor-wizard writes: systemd must read it anew first
+            script = "systemctl daemon-reload && " + script
         out = remote.run(ctx.ssh, script, verb, self.name, sudo=True, timeout=60)
         if not out.ok:
             raise _fail(ctx, f"systemctl {verb} {self.name}", out)
@@ -179,7 +193,7 @@ class Directory(Action):
 # an earlier version added straight to PREROUTING. One round trip, read-only.
 _REDIRECT_STATE = """\
 c=$1 vip=$2; shift 2
-ipt() { iptables -w -t nat "$@"; }
+ipt() { iptables -w 5 -t nat "$@"; }
 if ipt -S "$c" >/dev/null 2>&1; then
     echo "rules $(ipt -S "$c" | grep -c '^-A ')"
     for p in "$@"; do

@@ -274,7 +274,10 @@ def test_lvs_dr_mode(fresh: Lab, deployment: tuple[Path, Path]) -> None:
     run()
     # An older harbor-wizard added its rule straight to PREROUTING: the next run moves it.
     legacy.run(f"iptables -w -t nat -A PREROUTING -p tcp -d {fresh.vip}/32 --dport 80 -j REDIRECT")
+    old_list = "/etc/harbor-wizard/vip-redirect.rules"  # where that version listed them
+    legacy.run(f"mkdir -p /etc/harbor-wizard && echo '# rules' > {old_list}")
     outcome = run()
+    assert not legacy.path(old_list).exists()
     assert outcome[(legacy.name, "iptables:vip-redirect")] is Outcome.CHANGED
     assert outcome[(rebooted.name, "iptables:vip-redirect")] is Outcome.UNCHANGED
     exactly_once()
@@ -301,3 +304,9 @@ def test_lvs_dr_mode(fresh: Lab, deployment: tuple[Path, Path]) -> None:
     assert "REDIRECT for port 80 missing" in failed.message
     run()
     exactly_once()
+
+    # A unit disabled by hand: the next run enables it again (it would not run at boot).
+    rebooted.run("systemctl disable harbor-wizard-vip-redirect")
+    outcome = run()
+    assert outcome[(rebooted.name, "service:harbor-wizard-vip-redirect")] is Outcome.CHANGED
+    assert rebooted.run("systemctl is-enabled harbor-wizard-vip-redirect").stdout == "enabled\n"
