@@ -133,6 +133,27 @@ class _Reader:
         return data
 
 
+def _connect(host: str, port: int, deadline: float) -> socket.socket:
+    """A TCP connection within the one deadline: the name's addresses are tried in turn,
+    each with the time left (socket.create_connection gives each the whole time-out).
+    The name is looked up first; a resolver that hangs is bounded by its own time-outs."""
+    addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    error: OSError = TimeoutError()
+    for family, kind, proto, _, address in addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error
+
+
 def ask(host: str, port: int, user: str, database: str, timeout: float) -> AuthRequest | Refusal:
     """Open a connection, send the StartupMessage, return the server's first real answer.
 
@@ -140,7 +161,7 @@ def ask(host: str, port: int, user: str, database: str, timeout: float) -> AuthR
     """
     deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with _connect(host, port, deadline) as sock:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError

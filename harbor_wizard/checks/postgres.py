@@ -93,22 +93,30 @@ def stored(conn: psycopg.Connection) -> Stored:
 
 
 def role(name: str) -> str:
-    """`name` as SQL writes it: quoted unless a plain lower-case identifier."""
-    return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name + '"'
+    """`name` as SQL and pg_hba.conf write it: double-quoted unless a plain lower-case
+    identifier (an embedded quote doubled)."""
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def remedy(clair: ClairDatabase, clients: Sequence[str], here: str = "") -> str:
-    """The exact fix on the server: an MD5 verifier, md5 in pg_hba.conf for the Harbor nodes
-    (and for `here`, this machine, so that the check sees what they will), a reload."""
+    """The exact fix on the server, in an order that never locks the fixing session out:
+    md5 in pg_hba.conf for the Harbor nodes (and for `here`, this machine, so that the
+    check sees what they will), a reload, then the password again under md5."""
     sources = [f"{client}/32" for client in clients] or ["<each Harbor node's address>/32"]
-    if here and f"{here}/32" not in sources:
-        sources.append(f"{here}/32 (this machine, for the check)")
-    lines = "; ".join(f"host {clair.database} {clair.user} {s} md5" for s in sources)
+    extra = bool(here) and f"{here}/32" not in sources
+    if extra:
+        sources.append(f"{here}/32")
+    db, user = role(clair.database), role(clair.user)
+    lines = "; ".join(f"host {db} {user} {s} md5" for s in sources)
+    note = " (the last is this machine, for the check)" if extra else ""
     return (
-        "fix on the server as a superuser: SET password_encryption = 'md5'; "
-        f"ALTER ROLE {role(clair.user)} PASSWORD '<the Clair DB password>'; "
-        f"in pg_hba.conf, above any other line that matches them: {lines}; "
-        "then SELECT pg_reload_conf(); and run the check again"
+        "fix on the server, as a superuser over its local socket (e.g. sudo -u postgres psql): "
+        f"1. in pg_hba.conf, above any other line that matches them, add: {lines}{note}; "
+        "2. SELECT pg_reload_conf(); "
+        "3. SET password_encryption = 'md5'; "
+        f"ALTER ROLE {user} PASSWORD '<the Clair DB password>'; then run the check again"
     )
 
 

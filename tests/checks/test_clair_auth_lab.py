@@ -63,14 +63,17 @@ def assert_refused_with_the_fix(lab: Lab, result: CheckResult, operator_ip: str)
         "which Harbor 1.4's UI and Clair cannot speak"
     )
     assert (
-        "fix on the server as a superuser: SET password_encryption = 'md5'; "
-        "ALTER ROLE postgres PASSWORD '<the Clair DB password>'; "
-        "in pg_hba.conf, above any other line that matches them: "
+        "fix on the server, as a superuser over its local socket (e.g. sudo -u postgres psql): "
+        "1. in pg_hba.conf, above any other line that matches them, add: "
     ) in message
     for ip in nodes(lab):
-        assert f"host postgres postgres {ip}/32 md5" in message
-    assert f"host postgres postgres {operator_ip}/32 (this machine, for the check) md5" in message
-    assert message.endswith("then SELECT pg_reload_conf(); and run the check again")
+        assert f"host postgres postgres {ip}/32 md5; " in message
+    assert (
+        f"host postgres postgres {operator_ip}/32 md5 (the last is this machine, for the check)"
+        "; 2. SELECT pg_reload_conf(); 3. SET password_encryption = 'md5'; "
+        "ALTER ROLE postgres PASSWORD '<the Clair DB password>'; then run the check again"
+    ) in message
+    assert message.endswith("then run the check again")
     assert lab.postgres.password not in message
 
 
@@ -104,9 +107,6 @@ def test_following_the_fix_makes_the_check_pass(lab: Lab) -> None:
         before = run(lab)["postgres.auth"]
         assert before.status is Status.ERROR
         with lab.postgres.sql() as conn:  # "as a superuser", one session, in its order
-            conn.execute("SET password_encryption = 'md5'")
-            alter = sql.SQL("ALTER ROLE postgres PASSWORD {}")
-            conn.execute(alter.format(sql.Literal(lab.postgres.password)))
             hba = lab.postgres.datadir / "pg_hba.conf"
             sources = [*nodes(lab), lab.operator_ip]
             lines = [f"host postgres postgres {ip}/32 md5\n" for ip in sources]
@@ -114,6 +114,9 @@ def test_following_the_fix_makes_the_check_pass(lab: Lab) -> None:
             at = text.index(NETWORK_HBA)  # above the scram-sha-256 line that matches them too
             hba.write_text(text[:at] + "".join(lines) + text[at:])
             conn.execute("SELECT pg_reload_conf()")
+            conn.execute("SET password_encryption = 'md5'")
+            alter = sql.SQL("ALTER ROLE postgres PASSWORD {}")
+            conn.execute(alter.format(sql.Literal(lab.postgres.password)))
         # the postmaster reloads a moment after the signal
         after = wait_until(lambda: ok_after(lab), timeout=10, what="the fixed server")
     assert after["postgres.auth"].status is Status.OK, after["postgres.auth"]
