@@ -84,6 +84,9 @@ REFUSED: dict[str, str] = {
     "key: value": "mapping",
     "ends:": "mapping",
     "abc #comment": "comment",
+    "abc\t#comment": "comment (a tab before '#' too)",
+    " leading": "stripped",
+    "trailing ": "stripped",
     "pässwört": "encoding",
     "yes": "bool",
     "Off": "bool",
@@ -234,6 +237,32 @@ def test_a_swift_password_starting_with_star_is_refused_by_field_and_line(
     line = secrets.read_text().splitlines().index('storage.config.password: "*Sw1ft-pw"') + 1
     assert f"{secrets}:{line}: storage.config.password: starts with a character" in err
     assert "change the password or key, Harbor 1.4 cannot carry it" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_credential_written_into_the_answers_file_is_never_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers, secrets = write_deployment(tmp_path, swift_answers({"password": "*Sw1ft-pw"}))
+    assert main(render_args(answers, secrets, tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert "storage.config.password: holds a credential: write '<secret>'" in err
+    assert "Sw1ft" not in err
+    assert "starts with '*'" not in err  # not even its first character
+
+
+def test_the_same_password_unquoted_is_an_alias_and_the_message_says_to_quote_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As an operator first writes it: `storage.config.password: *Sw1ft-pw` is a YAML alias."""
+    answers, secrets = write_deployment(tmp_path, swift_answers(), SECRETS)
+    secrets.write_text(secrets.read_text() + "storage.config.password: *Sw1ft-pw\n")
+    assert main(render_args(answers, secrets, tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert "Sw1ft" not in err
+    line = len(secrets.read_text().splitlines())
+    assert f"{secrets}:{line}:" in err
+    assert "put it in single quotes: key: '*...'" in err
     assert not (tmp_path / "out").exists()
 
 

@@ -157,8 +157,10 @@ class _NoAliasComposer(Composer):
         if self.parser.check_event(AliasEvent):
             event = self.parser.peek_event()
             raise _LimitError(
-                problem="uses an alias (*name): anchors and aliases are not supported in "
-                "this file; write the value out",
+                problem="has a value starting with '*', which YAML reads as an alias "
+                "(*name) to another value: aliases are not supported in this file. If it is "
+                "the value itself (a password starting with '*'), put it in single quotes: "
+                "key: '*...'",
                 problem_mark=event.start_mark,
             )
         return super().compose_node(parent, index)

@@ -57,7 +57,8 @@ def _raise_rules(model_name: str, rules: Iterable[Rule]) -> None:
     """Raise every broken rule at once, each at its own field path."""
     details = [
         InitErrorDetails(
-            type=PydanticCustomError("rule", rule.message.replace("{", "{{").replace("}", "}}")),
+            # No context: pydantic-core leaves the text as it is, braces included.
+            type=PydanticCustomError("rule", rule.message),
             loc=rule.loc,
             input=rule.value,
         )
@@ -314,14 +315,15 @@ class Storage(StrictModel):
                 rules.append(Rule(("config",), f"the {self.provider} driver needs '{key}'"))
         for key, value in self.config.items():
             is_secret = key in STORAGE_SECRETS[self.provider]
-            # Secret values are checked where they are read (harbor_wizard.secrets).
+            # Secret values are checked where they are read (harbor_wizard.secrets); one
+            # written here by mistake is refused below, and never shown.
             problem = (
-                storage_value_problem(value, secret=False)
+                storage_value_problem(value, secret=is_secret)
                 if isinstance(value, str) and value != SECRET_MARKER
                 else None
             )
             if problem:
-                rules.append(Rule(("config", key), problem, value))
+                rules.append(Rule(("config", key), problem, None if is_secret else value))
             if is_secret and value != SECRET_MARKER:
                 rules.append(
                     Rule(

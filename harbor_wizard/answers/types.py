@@ -110,7 +110,12 @@ def storage_value_problem(value: str, *, secret: bool) -> str | None:
             f"(Harbor 1.4's prepare writes it so) YAML would read a mapping; {what}, "
             f"{_CANNOT_CARRY}"
         )
-    if " #" in value:
+    if value != value.strip(" ") or re.search(r"[\t\r\n]", value):
+        return (
+            "cannot start or end with a space, nor hold a tab or line break: Harbor 1.4's "
+            f"prepare strips or splits it; {what}"
+        )
+    if re.search(r"\s#", value):
         return (
             "cannot contain ' #': unquoted in the registry's config.yml (Harbor 1.4's "
             f"prepare writes it so) YAML would cut the value there as a comment; {what}, "

@@ -13,8 +13,8 @@ from harbor_wizard.answers import Answers
 from harbor_wizard.checks.remote import run
 from harbor_wizard.checks.result import CheckResult, error, ok, probe, warning
 from harbor_wizard.connection import SshTarget
+from harbor_wizard.profiles.harbor_1_4 import DATA_UID
 
-HARBOR_UID = "10000:10000"
 MIN_FREE_GIB = 5
 WANT_FREE_GIB = 20
 
@@ -340,18 +340,18 @@ _CAN_CHOWN = (
 
 def _registry_owner(name: str, connection: Connection) -> CheckResult:
     owner = run(connection, "stat -c %u:%g /data/registry").stdout.strip()
-    if owner == HARBOR_UID:
-        return ok("storage.owner", name, f"{name}: /data/registry is owned by {HARBOR_UID}")
-    if run(connection, _CAN_CHOWN, HARBOR_UID, sudo=True).ok:
+    if owner == DATA_UID:
+        return ok("storage.owner", name, f"{name}: /data/registry is owned by {DATA_UID}")
+    if run(connection, _CAN_CHOWN, DATA_UID, sudo=True).ok:
         return ok(
             "storage.owner",
             name,
-            f"{name}: /data/registry is {owner or 'unreadable'}; will be owned by {HARBOR_UID}",
+            f"{name}: /data/registry is {owner or 'unreadable'}; will be owned by {DATA_UID}",
         )
     return error(
         "storage.owner",
         name,
         f"{name}: root cannot chown in /data/registry (NFS root_squash?); the 1.4 registry "
         "container chowns it at every start and would restart in a loop: export with "
-        f"no_root_squash or pre-own it as {HARBOR_UID}",
+        f"no_root_squash or pre-own it as {DATA_UID}",
     )

@@ -545,8 +545,8 @@ def partial_load(cursor: pymysql.cursors.Cursor) -> PartialLoad | None:
         if name.lower() not in seeds:
             data.append(f"table '{name}', which registry.sql does not create")
             continue
-        quoted = name.replace("`", "``")
-        cursor.execute(f"SELECT COUNT(*) FROM `{HARBOR_DATABASE}`.`{quoted}`")
+        escaped = name.replace("`", "``")
+        cursor.execute(f"SELECT COUNT(*) FROM `{HARBOR_DATABASE}`.`{escaped}`")
         rows, seed = int(_one(cursor)), seeds[name.lower()]
         if rows > seed:
             data.append(f"{name}: {rows} rows where registry.sql inserts {seed}")
