@@ -158,15 +158,22 @@ def test_two_runs_at_once_the_second_refuses(fresh: Lab, folder: Path, state: Pa
     answers, secrets = answers_for(fresh, folder, ["harbor01", "harbor02"])
     env = {**os.environ, "HARBOR_WIZARD_STATE_DIR": str(state)}
     command = [*HARBOR_WIZARD, "--answers", str(answers), "--secrets", str(secrets)]
-    first = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    assert first.stdout is not None
-    for line in first.stdout:
-        if "== database" in line:
-            break
-    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
-    _, err = first.communicate(timeout=300)
+    # The first run's Harbor takes 20 s to come up: it still holds the lock however long
+    # the second's preflight takes.
+    knob = "/data/harbor-standin/up-seconds"
+    fresh["harbor01"].run(f"mkdir -p /data/harbor-standin && echo 20 > {knob}")
+    try:
+        first = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        assert first.stdout is not None
+        for line in first.stdout:
+            if "== database" in line:
+                break
+        second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        _, err = first.communicate(timeout=300)
+    finally:
+        fresh["harbor01"].run(f"rm -f {knob}")
     assert first.returncode == 0, err
     assert second.returncode == 1
     assert "another harbor-wizard run of deployment 'lab' is in progress" in second.stderr
