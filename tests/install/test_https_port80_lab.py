@@ -11,31 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from harbor_wizard.checks import Status, ports
 from tests.checks.test_checks_lab import target
 from tests.install.conftest import install
 from tests.lab import Lab
-from tests.support.lab_answers import lab_answers
-from tests.support.tlsfiles import write_tls
+from tests.support.lab_answers import https_lab_files, lab_answers
 
 pytestmark = pytest.mark.lab
 
 HOSTNAME = "registry.port80.test"
-
-
-def https_answers(lab: Lab, folder: Path) -> tuple[Path, Path]:
-    answers, secrets = lab.write_answers(folder)
-    yaml = YAML()
-    data = yaml.load(answers.read_text())
-    data["harbor"]["protocol"] = "https"
-    data["harbor"]["hostname"] = HOSTNAME
-    data["tls"] = {"certificate": "./server.crt", "private_key": "./server.key", "ca": "./ca.crt"}
-    with answers.open("w") as out:
-        yaml.dump(data, out)
-    write_tls(folder, [HOSTNAME])
-    return answers, secrets
 
 
 def curl(lab: Lab, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,7 +36,7 @@ def curl(lab: Lab, folder: Path, *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_http_through_the_vip_redirects_to_https_and_443_serves(fresh: Lab, folder: Path) -> None:
-    answers, secrets = https_answers(fresh, folder)
+    answers, secrets = https_lab_files(fresh, folder, HOSTNAME)
     assert install(answers, secrets) == 0  # its verification probes the VIP on 80 and 443
     redirect = curl(fresh, folder, "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
                     f"http://{HOSTNAME}/")  # fmt: skip

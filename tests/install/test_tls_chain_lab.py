@@ -13,29 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
 from tests.install.conftest import install
 from tests.lab import Lab
-from tests.support.tlsfiles import write_tls
+from tests.support.lab_answers import https_lab_files
 
 pytestmark = pytest.mark.lab
 
 HOSTNAME = "registry.lab.test"
-
-
-def https_answers(lab: Lab, folder: Path) -> tuple[Path, Path]:
-    """The lab's answers with https for HOSTNAME, certificates of root -> intermediate."""
-    answers, secrets = lab.write_answers(folder)
-    yaml = YAML()
-    data = yaml.load(answers.read_text())
-    data["harbor"]["protocol"] = "https"
-    data["harbor"]["hostname"] = HOSTNAME
-    data["tls"] = {"certificate": "./server.crt", "private_key": "./server.key", "ca": "./ca.crt"}
-    with answers.open("w") as out:
-        yaml.dump(data, out)
-    write_tls(folder, [HOSTNAME])
-    return answers, secrets
 
 
 def curl(lab: Lab, folder: Path) -> subprocess.CompletedProcess[str]:
@@ -50,7 +35,7 @@ def curl(lab: Lab, folder: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_client_trusting_only_the_root_verifies_through_the_vip(fresh: Lab, folder: Path) -> None:
-    answers, secrets = https_answers(fresh, folder)
+    answers, secrets = https_lab_files(fresh, folder, HOSTNAME)
     assert install(answers, secrets) == 0
     served = fresh.harbor_nodes[0].path("/data/cert/server.crt").read_text()
     assert served.count("BEGIN CERTIFICATE") == 2  # prepare copied ha/server.crt whole
