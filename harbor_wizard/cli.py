@@ -108,6 +108,35 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--answers", type=Path, metavar="FILE", required=True)
     audit.add_argument("--secrets", type=Path, metavar="FILE")
     _check_options(audit)
+    status = commands.add_parser(
+        "status",
+        help="after install: VIP holder, LBs, nodes, databases, certificate, last run "
+        "(exit 0 healthy, 1 not)",
+    )
+    status.add_argument("--answers", type=Path, metavar="FILE", required=True)
+    status.add_argument("--secrets", type=Path, metavar="FILE")
+    status.add_argument("--json", action="store_true", help="print JSON (for monitoring)")
+    _check_options(status)
+    drill = commands.add_parser(
+        "drill",
+        help="after install: prove failover on the live deployment (each LB, each node) "
+        "and put everything back",
+    )
+    drill.add_argument("--answers", type=Path, metavar="FILE", required=True)
+    drill.add_argument("--secrets", type=Path, metavar="FILE")
+    drill.add_argument("--node", metavar="NAME", help="cut only this Harbor node")
+    only = drill.add_mutually_exclusive_group()
+    only.add_argument("--lbs-only", action="store_true", help="cut only the load balancers")
+    only.add_argument("--nodes-only", action="store_true", help="cut only the Harbor nodes")
+    drill.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a local address to send the test requests from (repeat: HAProxy keeps each "
+        "client address on one node); default: this machine's own",
+    )
+    _check_options(drill)
     return parser
 
 
@@ -150,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args)
         if args.command == "audit":
             return _audit(args)
+        if args.command == "status":
+            return _status(args)
+        if args.command == "drill":
+            return _drill(args)
         if args.answers is not None:
             return _unattended(args)
         return _interactive(args.edit, args.ascii)
@@ -219,6 +252,94 @@ def _audit(args: argparse.Namespace) -> int:
     )
     results = audit(inputs.answers, inputs.document.base_dir, options, inputs.render())
     return EXIT_FAILED if print_results(results) else EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    """The deployment's state in one table (or JSON); 0 when everything is healthy."""
+    from harbor_wizard.inputs import load_inputs
+
+    inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
+    from harbor_wizard.health import Options, gather, to_json  # after: bad input fails fast
+
+    options = Options(timeout=args.timeout, accepted_fingerprints=frozenset(args.accept_host_key))
+    report = gather(inputs.answers, inputs.secrets, inputs.document.base_dir, options)
+    if args.json:
+        say(to_json(report))
+    else:
+        from harbor_wizard.views.status import print_report
+
+        print_report(report)
+    return EXIT_OK if report.healthy else EXIT_FAILED
+
+
+def _drill(args: argparse.Namespace) -> int:
+    """Refuse unless healthy; cut, measure, restore; 0 when every cut recovered and all is
+    as before. Ctrl-C or SIGTERM restore what was stopped, then exit 130 / 143."""
+    from harbor_wizard.inputs import load_inputs
+
+    inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
+    from harbor_wizard.drill import Drill, Interrupted
+    from harbor_wizard.health import Options
+    from harbor_wizard.views.drill import print_rows
+
+    names = [node.name for node in inputs.answers.harbor_nodes]
+    if args.node is not None and args.node not in names:
+        warn(f"harbor-wizard: --node {args.node}: no such Harbor node ({', '.join(names)})")
+        return EXIT_INVALID
+    options = Options(timeout=args.timeout, accepted_fingerprints=frozenset(args.accept_host_key))
+
+    def progress(line: str) -> None:
+        print(redact(line), flush=True)
+
+    drill = Drill(
+        inputs.answers,
+        inputs.secrets,
+        inputs.document.base_dir,
+        options,
+        node=args.node,
+        lbs=not args.nodes_only and args.node is None,
+        nodes=not args.lbs_only,
+        sources=args.source or [None],
+        say=progress,
+    )
+    signals: list[str] = []
+
+    def handler(signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        if signals:
+            warn("harbor-wizard: restoring what the drill stopped; it ends by itself")
+            return
+        signals.append(name)
+        warn(f"harbor-wizard: {name}: restoring what the drill stopped, then stopping")
+        raise Interrupted(name)
+
+    report = drill.preflight()
+    if not report.healthy:
+        warn(
+            "harbor-wizard: the drill runs only on a healthy deployment (it would prove "
+            "nothing, and could cut the last working piece); `status` shows:"
+        )
+        for problem in report.problems():
+            warn(f"  - {problem}")
+        return EXIT_FAILED
+    previous = signal.signal(signal.SIGINT, handler)  # from here, something may be stopped
+    previous_term = signal.signal(signal.SIGTERM, handler)
+    try:
+        ok = drill.run(report)
+    except Interrupted as stop:
+        print_rows(drill.rows)
+        warn(f"harbor-wizard: drill stopped by {stop.signal_name}; what it stopped runs again")
+        return 130 if stop.signal_name == "SIGINT" else 143
+    except Exception as exc:  # restored in drill.run; say why it stopped
+        print_rows(drill.rows)
+        warn(f"harbor-wizard: drill failed: {exc}")
+        return EXIT_FAILED
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+    print_rows(drill.rows)
+    say(f"Log: {drill.log_path}")
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _unattended(args: argparse.Namespace) -> int:

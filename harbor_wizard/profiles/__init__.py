@@ -112,6 +112,10 @@ class Installer:
     flags: tuple[str, ...]
     clair_flag: str
     example_name: str
+    compose_files: tuple[str, ...] = ("docker-compose.yml",)
+    """The compose files install.sh brings the node's containers up with (in its folder)."""
+    clair_compose_file: str = "docker-compose.clair.yml"
+    """Added to `compose_files` when the install runs with `clair_flag`."""
 
 
 @dataclass(frozen=True)
