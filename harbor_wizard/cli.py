@@ -78,6 +78,22 @@ def _parser() -> argparse.ArgumentParser:
         help="external load balancer: how long to wait for the VIP to answer (default 120)",
     )
     parser.add_argument(
+        "--batch",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="when install.sh must run again on nodes that serve: N of them at a time, each "
+        "drained on the load balancers first (default 1; at most all nodes but one)",
+    )
+    parser.add_argument(
+        "--drain-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long a drained node's open connections get to end before install.sh "
+        "runs on it (default 60)",
+    )
+    parser.add_argument(
         "--edit", type=Path, metavar="FILE", help="open this answers file in the guided mode"
     )
     parser.add_argument(
@@ -163,6 +179,17 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         metavar="FINGERPRINT",
         help="trust this SSH host key (SHA256:...) of a host not yet in known_hosts",
     )
+
+
+def _count(text: str) -> int:
+    """A whole number of at least 1, or argparse's own message naming the option."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -370,6 +397,8 @@ def _unattended(args: argparse.Namespace) -> int:
         from_scratch=args.from_scratch,
         lb_wait=args.lb_wait,
         break_lock=args.break_lock,
+        batch=args.batch,
+        drain_wait=args.drain_wait,
     )
     say(install.plan.describe())
     summary = Summary()

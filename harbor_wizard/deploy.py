@@ -19,6 +19,7 @@ from harbor_wizard.jsonlog import JsonLog
 from harbor_wizard.plan import DATABASE, EXTERNAL_LB_WAIT, OPERATOR, Plan, build_plan
 from harbor_wizard.runner import Runner, RunOptions, RunResult
 from harbor_wizard.statedir import state_dir
+from harbor_wizard.steps.rolling import DRAIN_WAIT
 
 ABORT_GRACE_SECONDS = 2.5
 """After `abort`, the longest a view waits for the run to end by itself before leaving."""
@@ -35,10 +36,19 @@ class Install:
     """External LB mode: seconds to wait for the VIP to answer through it."""
     break_lock: bool = False
     """Remove the host lock of a run the operator knows is gone (`--break-lock`)."""
+    batch: int = 1
+    """Nodes that serve re-installed at a time (`--batch`); at most all but one."""
+    drain_wait: float = DRAIN_WAIT
+    """Seconds a drained node's connections get to end (`--drain-wait`)."""
 
     def __post_init__(self) -> None:
         self.plan: Plan = build_plan(
-            self.inputs, self.check_options, lb_wait=self.lb_wait, reinstall=self.from_scratch
+            self.inputs,
+            self.check_options,
+            lb_wait=self.lb_wait,
+            reinstall=self.from_scratch,
+            batch=self.batch,
+            drain_wait=self.drain_wait,
         )
         self.state: Path = state_dir(self.inputs.answers.name)
         journal_path = self.state / "journal.json"

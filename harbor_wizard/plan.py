@@ -21,8 +21,17 @@ from harbor_wizard.steps.database import LoadSchema
 from harbor_wizard.steps.distribute import DistributeInstaller
 from harbor_wizard.steps.files import PutFile
 from harbor_wizard.steps.guard import KeepsSecretKey
-from harbor_wizard.steps.harbor import RunInstall, UnpackInstaller
+from harbor_wizard.steps.harbor import UnpackInstaller
 from harbor_wizard.steps.preflight import Preflight
+from harbor_wizard.steps.rolling import (
+    DRAIN_WAIT,
+    Drain,
+    HaproxyDrain,
+    IpvsDrain,
+    NoDrain,
+    Roll,
+    RollingInstall,
+)
 from harbor_wizard.steps.system import (
     Directory,
     Packages,
@@ -51,6 +60,8 @@ class HostPlan:
 class Phase:
     name: str
     hosts: tuple[HostPlan, ...]
+    note: str = ""
+    """How its hosts take turns, when not simply all at once."""
 
 
 @dataclass(frozen=True)
@@ -62,8 +73,10 @@ class Plan:
         """The plan as text: what ``--dry-run`` prints first and the TUI's review shows."""
         lines = [f"Plan for deployment '{self.deployment}':"]
         for number, phase in enumerate(self.phases, 1):
-            parallel = " (hosts in parallel)" if len(phase.hosts) > 1 else ""
+            parallel = " (hosts in parallel)" if len(phase.hosts) > 1 and not phase.note else ""
             lines.append(f"{number}. {phase.name}{parallel}")
+            if phase.note:
+                lines.append(f"   {phase.note}")
             for host in phase.hosts:
                 where = f" ({host.address})" if host.address else ""
                 lines.append(f"   {host.host}{where}")
@@ -84,8 +97,11 @@ def build_plan(
     *,
     lb_wait: float = EXTERNAL_LB_WAIT,
     reinstall: bool = False,
+    batch: int = 1,
+    drain_wait: float = DRAIN_WAIT,
 ) -> Plan:
-    """The plan; `reinstall` (``--from-scratch``) runs install.sh on every node again."""
+    """The plan; `reinstall` (``--from-scratch``) runs install.sh on every node again;
+    `batch` nodes that serve are re-installed at a time (at most all but one)."""
     answers = inputs.answers
     files = inputs.render()
     installer = installer_path(inputs.document)
@@ -106,10 +122,11 @@ def build_plan(
     if answers.load_balancer.mode != "external":
         phases.append(Phase("load balancers", tuple(_lb_plan(inputs, files))))
     nodes = [
-        _node_plan(inputs, files, installer, node.name, str(node.address), reinstall)
+        _node_plan(inputs, files, installer, node.name, str(node.address))
         for node in answers.harbor_nodes
     ]
     phases.append(Phase("harbor nodes", tuple(nodes)))
+    phases += _install_phases(inputs, files, installer, reinstall, batch, drain_wait)
     phases.append(Phase("verification", tuple(_verification(inputs, lb_wait))))
     return Plan(answers.name, tuple(phases))
 
@@ -156,13 +173,9 @@ def _lb_plan(inputs: Inputs, files: list[RenderedFile]) -> list[HostPlan]:
 
 
 def _node_plan(
-    inputs: Inputs,
-    files: list[RenderedFile],
-    installer: Path,
-    host: str,
-    address: str,
-    reinstall: bool = False,
+    inputs: Inputs, files: list[RenderedFile], installer: Path, host: str, address: str
 ) -> HostPlan:
+    """Everything on the node but install.sh: its inputs in place, the VIP redirect."""
     answers = inputs.answers
     profile = profile_for(answers.harbor.version)
     redirect, vip = profile.vip_redirect, str(answers.vip)
@@ -173,13 +186,8 @@ def _node_plan(
     steps += [
         Directory(d.path, d.owner, d.mode) for d in profile.directories(tls=answers.tls is not None)
     ]
-    flags = list(profile.installer.flags)
-    if answers.harbor.with_clair:
-        flags.append(profile.installer.clair_flag)
 
     def follow(then: Then, group: list[RenderedFile]) -> Action | None:
-        if then is Then.INSTALL:
-            return RunInstall(installer, profile.installer, group, flags, address, force=reinstall)
         if then is Then.VIP_REDIRECT:
             return RedirectRules(redirect.chain, redirect.script, vip, ports(answers))
         if then is Then.BOOT_UNIT:
@@ -190,6 +198,57 @@ def _node_plan(
 
     steps += _put(mine, follow)
     return HostPlan(host, address, tuple(steps))
+
+
+def _drain(inputs: Inputs, address: str) -> Drain:
+    answers = inputs.answers
+    lb = answers.load_balancer
+    pools = profile_for(answers.harbor.version).pools
+    names = [node.name for node in lb.nodes]
+    if lb.mode == "haproxy":
+        return HaproxyDrain(names, pools.backends(ports(answers)), pools.haproxy_socket)
+    if lb.mode == "lvs-dr":
+        return IpvsDrain(names, str(answers.vip), ports(answers), address, pools.lvs_weight)
+    return NoDrain()
+
+
+def _install_phases(
+    inputs: Inputs,
+    files: list[RenderedFile],
+    installer: Path,
+    reinstall: bool,
+    batch: int,
+    drain_wait: float,
+) -> list[Phase]:
+    """install.sh on the first node, then on the others. The first node serves (or is
+    drained, installed and back) before any other starts: on an empty database it is the
+    one whose Harbor fills it. Of the others, those that serve go `batch` at a time, each
+    drained first; those that do not serve yet go at once."""
+    answers = inputs.answers
+    profile = profile_for(answers.harbor.version)
+    flags = list(profile.installer.flags)
+    if answers.harbor.with_clair:
+        flags.append(profile.installer.clair_flag)
+    nodes = answers.harbor_nodes
+    roll = Roll(min(batch, max(1, len(nodes) - 1)))
+    plans = []
+    for node in nodes:
+        address = str(node.address)
+        inputs_of = [f for f in _files_of(files, node.name) if f.then is Then.INSTALL]
+        step = RollingInstall(
+            installer, profile.installer, inputs_of, flags, address,
+            roll=roll, drain=_drain(inputs, address), health=profile.health,
+            drain_wait=drain_wait, force=reinstall,
+        )  # fmt: skip
+        plans.append(HostPlan(node.name, address, (step,)))
+    drained = _drain(inputs, str(nodes[0].address)).describe()
+    first = f"where Harbor already serves: {drained} first, back once it serves again"
+    phases = [Phase("install.sh: first node", tuple(plans[:1]), note=first)]
+    if len(plans) > 1:
+        at_a_time = "one" if roll.batch == 1 else str(roll.batch)
+        note = f"{at_a_time} at a time {first}; nodes not serving yet all at once"
+        phases.append(Phase("install.sh: other nodes", tuple(plans[1:]), note=note))
+    return phases
 
 
 def _verification(inputs: Inputs, lb_wait: float) -> list[HostPlan]:

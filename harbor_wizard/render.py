@@ -235,6 +235,7 @@ def _lb_context(answers: Answers, secrets: Mapping[str, SecretStr]) -> dict[str,
         "ports": ports(answers),
         "sysctl": profile.lb_sysctl,
         "health": profile.health,
+        "pools": profile.pools,
     }
 
 

@@ -130,6 +130,21 @@ class VipRedirect:
 
 
 @dataclass(frozen=True)
+class Pools:
+    """How the LBs name what a rolling re-install drains (the templates use the same)."""
+
+    haproxy_socket: str
+    """HAProxy's runtime API, root only (haproxy.cfg's `stats socket`)."""
+    haproxy_backend: str
+    """A backend's name, `{port}` filled in; each node is a server of its own name in it."""
+    lvs_weight: int
+    """A real server's weight in keepalived's virtual_server (0 drains it)."""
+
+    def backends(self, ports: list[int]) -> list[str]:
+        return [self.haproxy_backend.format(port=port) for port in ports]
+
+
+@dataclass(frozen=True)
 class Health:
     """What a Harbor node answers when it serves: `path` with `field` in its JSON (the
     LBs' probe); `database_path` answers 200 only when the UI reaches its database (the
@@ -149,6 +164,7 @@ class Profile:
     installer: Installer
     health: Health
     vip_redirect: VipRedirect
+    pools: Pools
     lb_packages: Mapping[LbMode, Mapping[str, str]]
     """Per LB mode: package -> the binary that proves it is installed."""
     lb_sysctl: Mapping[str, str]

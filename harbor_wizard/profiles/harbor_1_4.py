@@ -15,6 +15,7 @@ from harbor_wizard.profiles import (
     Installer,
     ManagedFile,
     Needs,
+    Pools,
     Profile,
     Source,
     Then,
@@ -141,9 +142,19 @@ PROFILE = Profile(
     ),
     health=Health("/api/systeminfo", "registry_url", "/api/repositories/top"),
     vip_redirect=VIP_REDIRECT,
+    pools=Pools(
+        haproxy_socket="/run/harbor-wizard-haproxy.sock",
+        haproxy_backend="harbor_nodes_{port}",
+        lvs_weight=10,
+    ),
     lb_packages={
         "lvs-dr": {"keepalived": "keepalived", "curl": "curl"},
-        "haproxy": {"keepalived": "keepalived", "curl": "curl", "haproxy": "haproxy"},
+        "haproxy": {
+            "keepalived": "keepalived",
+            "curl": "curl",
+            "haproxy": "haproxy",
+            "socat": "socat",
+        },  # socat: HAProxy's runtime API, to drain a node
         "external": {},
     },
     lb_sysctl=LB_SYSCTL,

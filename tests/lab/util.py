@@ -36,6 +36,7 @@ REQUIRED_BINARIES = {
     "redis-server": "redis-server",
     "iptables": "iptables",
     "openssl": "openssl",
+    "socat": "socat",  # HAProxy's runtime API on the LBs (a rolling re-install drains)
 }
 
 

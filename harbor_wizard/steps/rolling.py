@@ -1,0 +1,365 @@
+"""install.sh again on nodes that serve, without an outage: a few at a time, each drained.
+
+Why: install.sh does `docker-compose down -v` and `up`, so a node is down for its whole run;
+on every node at once that is the registry down. A node that serves is therefore first
+taken out of the load balancers' pools (HAProxy through its runtime API, IPVS by weight 0),
+its open connections are given time to end, install.sh runs, and the node goes back into
+the pools once it answers the health probe on its own address and the LBs see it up. At
+most `batch` nodes are out at once (at least one keeps serving); the first that does not
+come back stops the roll, and the nodes not yet done keep serving as they are. A node that
+does not serve yet (a first install, a new node) has nothing to drain: those run at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from harbor_wizard import remote
+from harbor_wizard.profiles import Health, Installer
+from harbor_wizard.render import RenderedFile
+from harbor_wizard.steps.base import Change, StepContext, StepFailed
+from harbor_wizard.steps.harbor import RunInstall
+from harbor_wizard.steps.verify import node_problem
+
+DRAIN_WAIT = 60.0
+"""Seconds a drained node's open connections get to end before install.sh cuts them."""
+SERVE_WAIT = 600.0
+"""Seconds a node gets to serve again after install.sh (Harbor 1.4 starts in 1-2 minutes)."""
+BACK_WAIT = 60.0
+"""Seconds the load balancers get to see a node up again (their health checks' rise)."""
+POLL = 1.0
+
+
+class Roll:
+    """What the install steps of one run share: at most `batch` serving nodes out of the
+    pools at once, and the node that stopped the roll, if one did."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch = max(1, batch)
+        self._slots = threading.BoundedSemaphore(self.batch)
+        self.stopped_by = ""
+
+    @contextlib.contextmanager
+    def slot(self, ctx: StepContext) -> Iterator[None]:
+        if not self._slots.acquire(blocking=False):
+            ctx.emit_line(
+                f"{ctx.host}: waits its turn: at most {self.batch} serving node(s) out of the "
+                "pools at once"
+            )
+            while not self._slots.acquire(timeout=0.2):
+                self._check(ctx)
+        try:
+            self._check(ctx)
+            try:
+                yield
+            except BaseException:
+                if not ctx.cancelled():
+                    self.stopped_by = self.stopped_by or ctx.host
+                raise
+        finally:
+            self._slots.release()
+
+    def _check(self, ctx: StepContext) -> None:
+        if self.stopped_by:
+            raise StepFailed(
+                f"{ctx.host}: not re-installed: the roll stopped at {self.stopped_by}, which "
+                f"did not come back; {ctx.host} keeps serving as it was"
+            )
+        if ctx.cancelled():
+            raise StepFailed(f"{ctx.host}: not re-installed: the run was stopped")
+
+
+class Drain(ABC):
+    """How a node is taken out of the load balancers' pools and put back."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A few words for the plan: where the node is drained."""
+
+    @abstractmethod
+    def out(self, ctx: StepContext) -> None:
+        """No new connection reaches the node."""
+
+    @abstractmethod
+    def settle(self, ctx: StepContext, wait: float) -> str:
+        """Wait (bounded) for its open connections to end; say how that went."""
+
+    @abstractmethod
+    def back(self, ctx: StepContext, wait: float) -> None:
+        """New connections reach it again; returns once every LB sees it up."""
+
+
+# $1 the runtime API socket, then commands: each one's answer, in order. socat ends a
+# command whose answer does not come within 5 s.
+_HAPROXY = """\
+s=$1; shift
+for c in "$@"; do printf '%s\\n' "$c" | socat -T 5 - "UNIX-CONNECT:$s" || exit 3; done
+"""
+
+
+def stat_rows(text: str) -> list[dict[str, str]]:
+    """The rows of HAProxy's `show stat` (CSV whose header starts with `# `)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines or not lines[0].startswith("# "):
+        return []
+    return list(csv.DictReader(io.StringIO("\n".join([lines[0][2:], *lines[1:]]))))
+
+
+class HaproxyDrain(Drain):
+    """HAProxy's runtime API on each LB: `set server <backend>/<node> state drain`."""
+
+    def __init__(self, lbs: Sequence[str], backends: Sequence[str], socket: str) -> None:
+        self.lbs = tuple(lbs)
+        self.backends = tuple(backends)
+        self.socket = socket
+
+    def describe(self) -> str:
+        return f"drained in HAProxy on {', '.join(self.lbs)}"
+
+    def _api(self, ctx: StepContext, lb: str, *commands: str) -> str:
+        out = remote.run(ctx.connect(lb), _HAPROXY, self.socket, *commands, sudo=True, timeout=30)
+        if not out.ok:
+            raise StepFailed(
+                f"{lb}: HAProxy's runtime API ({self.socket}) did not answer "
+                f"(exit {out.code}): is haproxy running with harbor-wizard's haproxy.cfg?",
+                out.code,
+                out.tail(),
+            )
+        return out.stdout
+
+    def _state(self, ctx: StepContext, state: str) -> None:
+        commands = [f"set server {b}/{ctx.host} state {state}" for b in self.backends]
+        for lb in self.lbs:
+            answer = self._api(ctx, lb, *commands).strip()
+            if answer:  # HAProxy answers nothing on success
+                raise StepFailed(f"{lb}: HAProxy refused '{commands[0]}': {answer}")
+
+    def _rows(self, ctx: StepContext) -> dict[str, list[dict[str, str]]]:
+        rows = {}
+        for lb in self.lbs:
+            found = stat_rows(self._api(ctx, lb, "show stat"))
+            rows[lb] = [
+                r for r in found if r.get("pxname") in self.backends and r.get("svname") == ctx.host
+            ]
+        return rows
+
+    def out(self, ctx: StepContext) -> None:
+        self._state(ctx, "drain")
+
+    def settle(self, ctx: StepContext, wait: float) -> str:
+        deadline = time.monotonic() + wait
+        while True:
+            rows = self._rows(ctx)
+            open_ = sum(int(r.get("scur") or 0) for found in rows.values() for r in found)
+            if open_ == 0:
+                return "its connections ended"
+            if time.monotonic() >= deadline or ctx.cancelled():
+                return f"{open_} connection(s) still open after {wait:.0f} s: install.sh cuts them"
+            time.sleep(POLL)
+
+    def back(self, ctx: StepContext, wait: float) -> None:
+        self._state(ctx, "ready")
+        deadline = time.monotonic() + wait
+        while True:
+            rows = self._rows(ctx)
+            down = [
+                f"{lb} ({r.get('pxname')}: {r.get('status')})"
+                for lb, found in rows.items()
+                for r in found
+                if r.get("status") != "UP"
+            ]
+            if not down:
+                return
+            if time.monotonic() >= deadline or ctx.cancelled():
+                raise StepFailed(
+                    f"{ctx.host} serves on its own address, but HAProxy does not see it up "
+                    f"after {wait:.0f} s: {', '.join(down)}"
+                )
+            time.sleep(POLL)
+
+
+# $1 the virtual service (VIP:port), $2 the real server (node:port), $3 its weight.
+_IPVS_WEIGHT = 'ipvsadm -e -t "$1" -r "$2" -g -w "$3"'
+_IPVS_LIST = 'ipvsadm -L -n -t "$1"'
+
+
+def ipvs_real_servers(text: str) -> dict[str, tuple[int, int]]:
+    """`ipvsadm -L -n -t VIP:PORT`'s real servers: address:port -> (weight, active conns).
+
+    Lines look like ``  -> 10.0.0.11:80                 Route   10     3          5``."""
+    found = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[0] == "->" and fields[2] in ("Route", "Masq", "Tunnel"):
+            found[fields[1]] = (int(fields[3]), int(fields[4]))
+    return found
+
+
+class IpvsDrain(Drain):
+    """LVS-DR: the node's weight 0 in each virtual service (keepalived's checks keep it
+    there until it fails; when it serves again, keepalived adds it back at its weight)."""
+
+    def __init__(
+        self, lbs: Sequence[str], vip: str, ports: Sequence[int], address: str, weight: int
+    ) -> None:
+        self.lbs = tuple(lbs)
+        self.services = [(f"{vip}:{port}", f"{address}:{port}") for port in ports]
+        self.weight = weight
+
+    def describe(self) -> str:
+        return f"weight 0 in IPVS on {', '.join(self.lbs)}"
+
+    def _weight(self, ctx: StepContext, weight: int, *, missing_ok: bool) -> None:
+        for lb in self.lbs:
+            for service, real in self.services:
+                out = remote.run(ctx.connect(lb), _IPVS_WEIGHT, service, real, str(weight),
+                                 sudo=True, timeout=30)  # fmt: skip
+                if not out.ok and not missing_ok:
+                    raise StepFailed(
+                        f"{lb}: ipvsadm could not set {real}'s weight in {service} to {weight}",
+                        out.code,
+                        out.tail(),
+                    )
+
+    def _table(self, ctx: StepContext) -> list[tuple[str, str, tuple[int, int] | None]]:
+        found = []
+        for lb in self.lbs:
+            for service, real in self.services:
+                out = remote.run(ctx.connect(lb), _IPVS_LIST, service, sudo=True, timeout=30)
+                found.append((lb, service, ipvs_real_servers(out.stdout).get(real)))
+        return found
+
+    def out(self, ctx: StepContext) -> None:
+        self._weight(ctx, 0, missing_ok=False)
+
+    def settle(self, ctx: StepContext, wait: float) -> str:
+        deadline = time.monotonic() + wait
+        while True:
+            open_ = sum(entry[1] for _, _, entry in self._table(ctx) if entry is not None)
+            if open_ == 0:
+                return "its connections ended"
+            if time.monotonic() >= deadline or ctx.cancelled():
+                return f"{open_} connection(s) still open after {wait:.0f} s: install.sh cuts them"
+            time.sleep(POLL)
+
+    def back(self, ctx: StepContext, wait: float) -> None:
+        # keepalived removed it while its check failed, and adds it back at its weight
+        # once the check passes: set the weight where it is still listed.
+        self._weight(ctx, self.weight, missing_ok=True)
+        deadline = time.monotonic() + wait
+        while True:
+            out = [
+                f"{lb} ({service})"
+                for lb, service, entry in self._table(ctx)
+                if entry is None or entry[0] == 0
+            ]
+            if not out:
+                return
+            if time.monotonic() >= deadline or ctx.cancelled():
+                raise StepFailed(
+                    f"{ctx.host} serves on its own address, but IPVS does not send it traffic "
+                    f"after {wait:.0f} s: {', '.join(out)} (keepalived's check of it fails?)"
+                )
+            time.sleep(POLL)
+            self._weight(ctx, self.weight, missing_ok=True)
+
+
+class NoDrain(Drain):
+    """An external load balancer: harbor-wizard cannot reach into it; the run says so."""
+
+    def describe(self) -> str:
+        return "not drained: the external load balancer's health check takes it out"
+
+    def out(self, ctx: StepContext) -> None:
+        ctx.emit_line(
+            f"external load balancer: harbor-wizard cannot take {ctx.host} out of its pools; "
+            "its health check does once install.sh stops Harbor, and requests reaching "
+            f"{ctx.host} in that moment fail. To avoid that, disable {ctx.host} in the load "
+            "balancer before the run and enable it again after"
+        )
+
+    def settle(self, ctx: StepContext, wait: float) -> str:
+        return "the external load balancer was not drained"
+
+    def back(self, ctx: StepContext, wait: float) -> None:
+        return None
+
+
+class RollingInstall(RunInstall):
+    """install.sh on one node: drained first when the node serves, at most `roll.batch`
+    such nodes at a time; it must serve on its own address again before it goes back."""
+
+    def __init__(
+        self,
+        local: Path,
+        layout: Installer,
+        inputs: list[RenderedFile],
+        flags: list[str],
+        address: str,
+        *,
+        roll: Roll,
+        drain: Drain,
+        health: Health,
+        drain_wait: float = DRAIN_WAIT,
+        serve_wait: float = SERVE_WAIT,
+        force: bool = False,
+    ) -> None:
+        super().__init__(local, layout, inputs, flags, address, force=force)
+        self.roll = roll
+        self.drain = drain
+        self.health = health
+        self.drain_wait = drain_wait
+        self.serve_wait = serve_wait
+
+    def _serves(self) -> bool:
+        try:
+            return node_problem(self.address, self.health) is None
+        except TimeoutError:
+            return False
+
+    def _wait_serving(self, ctx: StepContext) -> None:
+        deadline = time.monotonic() + self.serve_wait
+        problem: str | None = "not probed yet"
+        while problem is not None:
+            try:
+                problem = node_problem(self.address, self.health)
+            except TimeoutError:
+                problem = "no answer"
+            if problem is None:
+                return
+            if time.monotonic() >= deadline or ctx.cancelled():
+                raise StepFailed(
+                    f"{ctx.host}: install.sh finished, but the node does not serve on "
+                    f"{self.address} after {self.serve_wait:.0f} s ({problem}); the nodes "
+                    "not yet re-installed keep serving. See `docker-compose ps` and "
+                    f"`docker-compose logs` in {self.directory} on {ctx.host}"
+                )
+            time.sleep(POLL * 2)
+
+    def apply(self, ctx: StepContext, change: Change) -> str:
+        if not self._serves():  # a first install, a new or stopped node: nothing to drain
+            done = super().apply(ctx, change)
+            self._wait_serving(ctx)
+            return done
+        with self.roll.slot(ctx):
+            self.drain.out(ctx)
+            try:
+                ctx.emit_line(f"{ctx.host}: {self.drain.describe()}")
+                ctx.emit_line(f"{ctx.host}: {self.drain.settle(ctx, self.drain_wait)}")
+                done = super().apply(ctx, change)
+                self._wait_serving(ctx)
+            except BaseException:
+                # Back into the pools anyway: their health checks keep a broken node out,
+                # and a drained one would stay out after it is mended.
+                with contextlib.suppress(Exception):
+                    self.drain.back(ctx, BACK_WAIT / 4)
+                raise
+            self.drain.back(ctx, BACK_WAIT)
+        return f"{done}; {self.drain.describe()} and put back once it served"
