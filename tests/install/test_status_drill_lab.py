@@ -150,10 +150,9 @@ def test_drill_on_a_healthy_lab(
     lb_rows = rows[:2]
     assert [r["effect"] for r in lb_rows] == ["VIP to lb02", "VIP back to lb01"]
     assert lb_rows[0]["recovered_after"] < 5
-    for row in rows[2:]:  # HAProxy takes a stopped node out after 3 checks 2 s apart
-        assert row["recovered_after"] < 10
+    for row in rows[2:]:  # HAProxy retries a refused connection on another node
+        assert row["recovered_after"] < 5
         assert row["restored_after"] is not None
-    assert sum(r["failed"] for r in rows[2:]) > 0  # the sources reach every node in turn
     assert fresh.vip_holder() == "lb01"
     report = wait_healthy(answers, secrets, capsys)
     assert report["vip"]["holder"] == "lb01"
