@@ -57,9 +57,8 @@ _KEEPALIVED = 'systemctl "$1" keepalived'
 _COMPOSE = """dir=$1 verb=$2
 shift 2
 cd "$dir" || exit 1
-files=""
-for f in "$@"; do files="$files -f $f"; done
-exec docker-compose $files "$verb"
+for f in "$@"; do set -- "$@" -f "$f"; shift; done
+exec docker-compose "$@" "$verb"
 """
 
 
