@@ -56,7 +56,8 @@ def check(
             error(
                 "tls.validity",
                 "tls",
-                f"the certificate is not valid now (valid {start:%Y-%m-%d} to {end:%Y-%m-%d})",
+                f"the certificate is not valid now (valid {start:%Y-%m-%d} to {end:%Y-%m-%d}): "
+                "give a current one in the certificate files and run again",
                 field_path="tls.certificate",
             )
         )
@@ -66,7 +67,8 @@ def check(
                 "tls.validity",
                 "tls",
                 f"the certificate expires on {end:%Y-%m-%d}, in {(end - now).days} days: "
-                "renew it soon",
+                "renew it soon: replace the certificate files and run harbor-wizard again "
+                "(the nodes take it one at a time, each drained first)",
                 field_path="tls.certificate",
             )
         )

@@ -32,6 +32,7 @@ def test_expiring_within_30_days_is_a_warning(tmp_path: Path) -> None:
     status, message = statuses(tmp_path)["tls.validity"]
     assert status is Status.WARNING
     assert "in 11 days" in message or "in 12 days" in message
+    assert "replace the certificate files and run harbor-wizard again" in message
 
 
 def test_expired_mismatched_uncovered_and_foreign_ca(tmp_path: Path) -> None:
