@@ -128,9 +128,13 @@ class ServiceState:
     name: str
     endpoint: str
     problem: str | None
+    checked: bool = True
+    """False when it could not be asked (its password was not given): state unknown."""
 
     @property
     def state(self) -> str:
+        if not self.checked:
+            return UNKNOWN
         return OK if self.problem is None else DOWN
 
 
@@ -434,13 +438,21 @@ def _service_jobs(
         jobs[("Clair DB", f"{clair.host}:{clair.port}")] = lambda: _postgres(
             answers, secrets, timeout
         )
+    needs = {"Harbor DB": "database.password", "Clair DB": "clair_database.password"}
+    missing = {name: path for name, path in needs.items() if path not in secrets}
     return {
-        (name, endpoint): pool.submit(_service, name, endpoint, job)
+        (name, endpoint): pool.submit(_service, name, endpoint, job, missing.get(name, ""))
         for (name, endpoint), job in jobs.items()
     }
 
 
-def _service(name: str, endpoint: str, job: Callable[[], str | None]) -> ServiceState:
+def _service(
+    name: str, endpoint: str, job: Callable[[], str | None], missing: str = ""
+) -> ServiceState:
+    """The probe's verdict; not asked when the password it needs (`missing`) was not
+    given (the TUI opens deployments whose secrets are not all found)."""
+    if missing:
+        return ServiceState(name, endpoint, f"not checked: {missing} was not given", False)
     try:
         return ServiceState(name, endpoint, job())
     except Exception as exc:  # a probe must never take the table down

@@ -8,6 +8,7 @@ import time
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harbor_wizard.health import DEGRADED, DOWN, OK, Report
 from harbor_wizard.redact import redact
@@ -73,19 +74,44 @@ def rows(report: Report) -> list[tuple[str, str, str, str]]:
     return found
 
 
+def table(report: Report, *, compact: bool = False, ascii_only: bool = False) -> Table:
+    """The one status table, for `status` and the TUI. `compact` (80 columns): no lines,
+    one line per row, what does not fit is cut (with an ellipsis unless `ascii_only`);
+    `summary` under it repeats every problem in full."""
+    table = Table(
+        box=None if compact else box.SIMPLE,
+        title=None if compact else f"Deployment '{report.deployment}' ({report.mode})",
+        header_style="bold",
+        pad_edge=not compact,
+        expand=compact,
+    )
+    for column in ("what", "name", "state", "detail"):
+        table.add_column(
+            column,
+            overflow=("crop" if ascii_only else "ellipsis") if compact else "fold",
+            no_wrap=compact or column in ("what", "state"),
+            ratio=1 if compact and column == "detail" else None,
+            max_width=26 if compact and column == "name" else None,
+        )
+    for what, name, state, detail in rows(report):
+        # Text, not markup: a detail quotes what hosts said, brackets and all.
+        table.add_row(what, Text(name), Text(state, _STYLE.get(state, "")), Text(redact(detail)))
+    return table
+
+
+def summary(report: Report) -> str:
+    """The verdict under the table: healthy, or each problem on its own line."""
+    problems = report.problems()
+    if not problems:
+        return f"healthy ({report.seconds:.1f}s)"
+    lines = [f"{len(problems)} problem(s) ({report.seconds:.1f}s):"]
+    return "\n".join([*lines, *(f"  - {redact(problem)}" for problem in problems)])
+
+
 def print_report(report: Report, console: Console | None = None) -> None:
     console = console or Console(file=sys.stdout, width=None if sys.stdout.isatty() else 140)
-    table = Table(box=box.SIMPLE, title=f"Deployment '{report.deployment}' ({report.mode})")
-    for column in ("what", "name", "state", "detail"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("what", "state"))
-    for what, name, state, detail in rows(report):
-        style = _STYLE.get(state)
-        table.add_row(what, name, f"[{style}]{state}[/]" if style else state, redact(detail))
-    console.print(table)
-    problems = report.problems()
-    if problems:
-        console.print(f"[bold red]{len(problems)} problem(s)[/] ({report.seconds:.1f}s):")
-        for problem in problems:
-            console.print(f"  - {redact(problem)}", markup=False)
-    else:
-        console.print(f"[green]healthy[/] ({report.seconds:.1f}s)")
+    console.print(table(report))
+    head, _, rest = summary(report).partition("\n")
+    console.print(head, style="bold red" if rest else "green", markup=False)
+    if rest:
+        console.print(rest, markup=False)
