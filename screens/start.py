@@ -85,9 +85,11 @@ class StartScreen(Screen[None]):
         elif event.button.id == "resume":
             resumable = [s.answers for s in stopped_runs(Path.cwd()) if s.answers]
             if resumable:
-                self.open_file(resumable[0])
+                self.open_file(resumable[0], status=False)
 
-    def open_file(self, path: Path | None = None) -> None:
+    def open_file(self, path: Path | None = None, *, status: bool = True) -> None:
+        """Load the file and its secrets; a deployment this machine ran shows its status
+        first (`status`: False when resuming, which goes on with the run)."""
         from harbor_wizard.answers import InvalidInput
         from harbor_wizard.views.draft import Draft
 
@@ -99,4 +101,12 @@ class StartScreen(Screen[None]):
             lines = [f"error: {problem}" for problem in error.problems]
             self.query_one("#problem", Static).update(Text("\n".join(lines)))
             return
-        self.wizard.go("topology")
+        shown = status and installed(self.wizard.draft.get("name"))
+        self.wizard.go("status" if shown else "topology")
+
+
+def installed(deployment: object) -> bool:
+    """Whether this machine ran the deployment (it has a journal)."""
+    from harbor_wizard.views.resume import state_root
+
+    return isinstance(deployment, str) and (state_root() / deployment / "journal.json").is_file()

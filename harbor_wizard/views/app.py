@@ -40,6 +40,7 @@ FORMS = (
 
 CLASSES = {
     "start": "StartScreen",
+    "status": "StatusScreen",
     "topology": "TopologyScreen",
     "load_balancers": "LoadBalancersScreen",
     "ssh_access": "SshAccessScreen",
