@@ -113,8 +113,10 @@ def test_from_scratch_forces_install_sh(inputs: Inputs) -> None:
     def installs(plan: Plan) -> list[RunInstall]:
         return [
             s
-            for node in inputs.answers.harbor_nodes
-            for s in node_steps(plan, node.name)
+            for phase in plan.phases
+            if phase.name.startswith("install.sh")
+            for host in phase.hosts
+            for s in host.steps
             if isinstance(s, RunInstall)
         ]
 

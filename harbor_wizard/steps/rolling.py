@@ -160,7 +160,7 @@ class HaproxyDrain(Drain):
             open_ = sum(int(r.get("scur") or 0) for found in rows.values() for r in found)
             if open_ == 0:
                 return "its connections ended"
-            if time.monotonic() >= deadline or ctx.cancelled():
+            if time.monotonic() >= deadline:
                 return f"{open_} connection(s) still open after {wait:.0f} s: install.sh cuts them"
             time.sleep(POLL)
 
@@ -177,7 +177,7 @@ class HaproxyDrain(Drain):
             ]
             if not down:
                 return
-            if time.monotonic() >= deadline or ctx.cancelled():
+            if time.monotonic() >= deadline:
                 raise StepFailed(
                     f"{ctx.host} serves on its own address, but HAProxy does not see it up "
                     f"after {wait:.0f} s: {', '.join(down)}"
@@ -245,7 +245,7 @@ class IpvsDrain(Drain):
             open_ = sum(entry[1] for _, _, entry in self._table(ctx) if entry is not None)
             if open_ == 0:
                 return "its connections ended"
-            if time.monotonic() >= deadline or ctx.cancelled():
+            if time.monotonic() >= deadline:
                 return f"{open_} connection(s) still open after {wait:.0f} s: install.sh cuts them"
             time.sleep(POLL)
 
@@ -262,7 +262,7 @@ class IpvsDrain(Drain):
             ]
             if not out:
                 return
-            if time.monotonic() >= deadline or ctx.cancelled():
+            if time.monotonic() >= deadline:
                 raise StepFailed(
                     f"{ctx.host} serves on its own address, but IPVS does not send it traffic "
                     f"after {wait:.0f} s: {', '.join(out)} (keepalived's check of it fails?)"
@@ -324,7 +324,10 @@ class RollingInstall(RunInstall):
         except TimeoutError:
             return False
 
-    def _wait_serving(self, ctx: StepContext) -> None:
+    def _wait_serving(self, ctx: StepContext, *, drained: bool) -> None:
+        """Until the node serves. A stop asked for meanwhile (the first Ctrl-C: running
+        steps finish) ends the wait of a node that was not drained, as install.sh is done;
+        a drained node is waited for, bounded, so that it goes back into the pools."""
         deadline = time.monotonic() + self.serve_wait
         problem: str | None = "not probed yet"
         while problem is not None:
@@ -332,9 +335,9 @@ class RollingInstall(RunInstall):
                 problem = node_problem(self.address, self.health)
             except TimeoutError:
                 problem = "no answer"
-            if problem is None:
+            if problem is None or (ctx.cancelled() and not drained):
                 return
-            if time.monotonic() >= deadline or ctx.cancelled():
+            if time.monotonic() >= deadline:
                 raise StepFailed(
                     f"{ctx.host}: install.sh finished, but the node does not serve on "
                     f"{self.address} after {self.serve_wait:.0f} s ({problem}); the nodes "
@@ -346,7 +349,7 @@ class RollingInstall(RunInstall):
     def apply(self, ctx: StepContext, change: Change) -> str:
         if not self._serves():  # a first install, a new or stopped node: nothing to drain
             done = super().apply(ctx, change)
-            self._wait_serving(ctx)
+            self._wait_serving(ctx, drained=False)
             return done
         with self.roll.slot(ctx):
             self.drain.out(ctx)
@@ -354,7 +357,7 @@ class RollingInstall(RunInstall):
                 ctx.emit_line(f"{ctx.host}: {self.drain.describe()}")
                 ctx.emit_line(f"{ctx.host}: {self.drain.settle(ctx, self.drain_wait)}")
                 done = super().apply(ctx, change)
-                self._wait_serving(ctx)
+                self._wait_serving(ctx, drained=True)
             except BaseException:
                 # Back into the pools anyway: their health checks keep a broken node out,
                 # and a drained one would stay out after it is mended.
