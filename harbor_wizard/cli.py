@@ -105,15 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser(
         "render", help="write every host's config files into a folder for review"
     )
-    render.add_argument("--answers", type=Path, metavar="FILE", required=True)
-    render.add_argument("--secrets", type=Path, metavar="FILE")
+    _deployment_files(render)
     render.add_argument("--out", type=Path, metavar="DIR", required=True)
     commands.add_parser("schema", help="print the JSON Schema of the answers file")
     check = commands.add_parser(
         "check", help="prove every answer against the real hosts and services; change nothing"
     )
-    check.add_argument("--answers", type=Path, metavar="FILE", required=True)
-    check.add_argument("--secrets", type=Path, metavar="FILE")
+    _deployment_files(check)
     _check_options(check)
     _check_options(parser)
     _strict_option(check)
@@ -121,16 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser(
         "audit", help="after install: compare the HA files and harbor.cfg across the nodes"
     )
-    audit.add_argument("--answers", type=Path, metavar="FILE", required=True)
-    audit.add_argument("--secrets", type=Path, metavar="FILE")
+    _deployment_files(audit)
     _check_options(audit)
     status = commands.add_parser(
         "status",
         help="after install: VIP holder, LBs, nodes, databases, certificate, last run "
         "(exit 0 healthy, 1 not)",
     )
-    status.add_argument("--answers", type=Path, metavar="FILE", required=True)
-    status.add_argument("--secrets", type=Path, metavar="FILE")
+    _deployment_files(status)
     status.add_argument("--json", action="store_true", help="print JSON (for monitoring)")
     _check_options(status)
     drill = commands.add_parser(
@@ -138,8 +134,7 @@ def _parser() -> argparse.ArgumentParser:
         help="after install: prove failover on the live deployment (each LB, each node) "
         "and put everything back",
     )
-    drill.add_argument("--answers", type=Path, metavar="FILE", required=True)
-    drill.add_argument("--secrets", type=Path, metavar="FILE")
+    _deployment_files(drill)
     drill.add_argument("--node", metavar="NAME", help="cut only this Harbor node")
     only = drill.add_mutually_exclusive_group()
     only.add_argument("--lbs-only", action="store_true", help="cut only the load balancers")
@@ -179,6 +174,11 @@ def _check_options(parser: argparse.ArgumentParser) -> None:
         metavar="FINGERPRINT",
         help="trust this SSH host key (SHA256:...) of a host not yet in known_hosts",
     )
+
+
+def _deployment_files(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--answers", type=Path, metavar="FILE", required=True)
+    command.add_argument("--secrets", type=Path, metavar="FILE")
 
 
 def _count(text: str) -> int:

@@ -193,7 +193,8 @@ def _node_plan(
         if then is Then.BOOT_UNIT:
             unit = group[-1].service
             title = f"{unit}.service enabled at boot (and run now)"
-            return Service(unit, [f.path for f in group], reload=False, title=title)
+            paths = [f.path for f in group]
+            return Service(unit, paths, reload=False, title=title, unit_file=True)
         return None
 
     steps += _put(mine, follow)

@@ -43,13 +43,6 @@ from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 LOCK_RELEASE_SECONDS = 2.0
 """How long releasing the host lock may take at the end of a run (also after an abort)."""
 
-VERIFYING = (
-    "Preflight", "KeepsSecretKey", "NodeServes", "VipServes", "HoldsVip", "ExternalLbServes",
-    "RedirectPersists",
-)  # fmt: skip
-"""Steps that prove rather than change: they pass or fail, and dry runs skip the proofs
-that need an installed deployment."""
-
 
 @dataclass
 class RunOptions:
@@ -244,7 +237,7 @@ class Runner:
         )
         start = time.monotonic()
         dry_run = self.options.dry_run
-        verifying = type(action).__name__ in VERIFYING
+        verifying = action.verifies
         journal = self.options.journal
         if journal is not None:
             journal.remember(host.host, action)

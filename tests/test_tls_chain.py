@@ -229,8 +229,7 @@ def test_an_expired_intermediate_is_refused(
 
 
 def test_the_system_store_is_read() -> None:
-    if not Path("/etc/ssl/certs/ca-certificates.crt").exists():
-        pytest.skip("no ca-certificates on this machine")
+    """Debian's ca-certificates (tests/run.sh installs it) is where public roots come from."""
     roots = certs.system_roots()
     assert len(roots) > 50
     assert all(certs.self_signed(r) for r in roots[:5])

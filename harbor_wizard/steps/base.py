@@ -74,6 +74,9 @@ class Action(ABC):
     """Stable name within its host, recorded by the journal (e.g. ``file:/etc/x``)."""
     title: str
     """What a person reads in the plan and the progress tree."""
+    verifies = False
+    """A proof, not a change: it passes or fails (never changes the host), and a dry run
+    skips it in the verification phase, before anything it proves exists."""
 
     @abstractmethod
     def inspect(self, ctx: StepContext) -> Change | None:

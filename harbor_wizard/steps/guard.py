@@ -19,6 +19,8 @@ from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 class KeepsSecretKey(Action):
     """Passes when the node holds no secretkey yet, or the deployment's."""
 
+    verifies = True
+
     def __init__(self, rendered: RenderedFile) -> None:
         self.rendered = rendered
         copy = rendered.entry.copied_to if rendered.entry else None

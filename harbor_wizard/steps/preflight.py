@@ -7,6 +7,8 @@ from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
 
 class Preflight(Action):
+    verifies = True
+
     def __init__(self, options: CheckOptions) -> None:
         self.options = options
         self.step_id = "checks"

@@ -16,7 +16,6 @@ import contextlib
 import csv
 import io
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ from harbor_wizard.profiles import Health, Installer
 from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Change, StepContext, StepFailed
 from harbor_wizard.steps.harbor import RunInstall
-from harbor_wizard.steps.verify import node_problem
+from harbor_wizard.steps.verify import node_problem, wait_for
 
 DRAIN_WAIT = 60.0
 """Seconds a drained node's open connections get to end before install.sh cuts them."""
@@ -34,7 +33,6 @@ SERVE_WAIT = 600.0
 """Seconds a node gets to serve again after install.sh (Harbor 1.4 starts in 1-2 minutes)."""
 BACK_WAIT = 60.0
 """Seconds the load balancers get to see a node up again (their health checks' rise)."""
-POLL = 1.0
 
 
 class Roll:
@@ -88,12 +86,38 @@ class Drain(ABC):
         """No new connection reaches the node."""
 
     @abstractmethod
-    def settle(self, ctx: StepContext, wait: float) -> str:
-        """Wait (bounded) for its open connections to end; say how that went."""
+    def open_connections(self, ctx: StepContext) -> int:
+        """How many connections the LBs still hold to the node."""
 
     @abstractmethod
+    def ready(self, ctx: StepContext) -> None:
+        """New connections may reach the node again."""
+
+    @abstractmethod
+    def not_taking(self, ctx: StepContext) -> str | None:
+        """Where the LBs do not send the node traffic yet, or None."""
+
+    def settle(self, ctx: StepContext, wait: float) -> str:
+        """Wait (bounded, whatever a stop asks) for its open connections to end."""
+
+        def still_open() -> str | None:
+            count = self.open_connections(ctx)
+            return f"{count} connection(s) still open" if count else None
+
+        left = wait_for(still_open, wait, ctx, until_cancelled=False)
+        return (
+            f"{left} after {wait:.0f} s: install.sh cuts them"
+            if left
+            else ("its connections ended")
+        )
+
     def back(self, ctx: StepContext, wait: float) -> None:
-        """New connections reach it again; returns once every LB sees it up."""
+        """Into the pools again; returns once every LB sends it traffic (bounded, whatever
+        a stop asks: a node left drained would stay out after it is mended)."""
+        self.ready(ctx)
+        left = wait_for(lambda: self.not_taking(ctx), wait, ctx, until_cancelled=False)
+        if left is not None:
+            raise StepFailed(f"{ctx.host} serves on its own address, but after {wait:.0f} s {left}")
 
 
 # $1 the runtime API socket, then commands: each one's answer, in order. socat ends a
@@ -153,41 +177,30 @@ class HaproxyDrain(Drain):
     def out(self, ctx: StepContext) -> None:
         self._state(ctx, "drain")
 
-    def settle(self, ctx: StepContext, wait: float) -> str:
-        deadline = time.monotonic() + wait
-        while True:
-            rows = self._rows(ctx)
-            open_ = sum(int(r.get("scur") or 0) for found in rows.values() for r in found)
-            if open_ == 0:
-                return "its connections ended"
-            if time.monotonic() >= deadline:
-                return f"{open_} connection(s) still open after {wait:.0f} s: install.sh cuts them"
-            time.sleep(POLL)
+    def open_connections(self, ctx: StepContext) -> int:
+        return sum(int(r.get("scur") or 0) for rows in self._rows(ctx).values() for r in rows)
 
-    def back(self, ctx: StepContext, wait: float) -> None:
+    def ready(self, ctx: StepContext) -> None:
         self._state(ctx, "ready")
-        deadline = time.monotonic() + wait
-        while True:
-            rows = self._rows(ctx)
-            down = [
-                f"{lb} ({r.get('pxname')}: {r.get('status')})"
-                for lb, found in rows.items()
-                for r in found
-                if r.get("status") != "UP"
-            ]
-            if not down:
-                return
-            if time.monotonic() >= deadline:
-                raise StepFailed(
-                    f"{ctx.host} serves on its own address, but HAProxy does not see it up "
-                    f"after {wait:.0f} s: {', '.join(down)}"
-                )
-            time.sleep(POLL)
+
+    def not_taking(self, ctx: StepContext) -> str | None:
+        down = [
+            f"{lb} ({r.get('pxname')}: {r.get('status')})"
+            for lb, rows in self._rows(ctx).items()
+            for r in rows
+            if r.get("status") != "UP"
+        ]
+        return f"HAProxy does not see it up: {', '.join(down)}" if down else None
 
 
-# $1 the virtual service (VIP:port), $2 the real server (node:port), $3 its weight.
-_IPVS_WEIGHT = 'ipvsadm -e -t "$1" -r "$2" -g -w "$3"'
-_IPVS_LIST = 'ipvsadm -L -n -t "$1"'
+# $1 the weight, then pairs of virtual service (VIP:port) and real server (node:port).
+_IPVS_WEIGHT = """\
+w=$1; shift; rc=0
+while [ $# -ge 2 ]; do ipvsadm -e -t "$1" -r "$2" -g -w "$w" || rc=$?; shift 2; done
+exit $rc
+"""
+# The real servers of each virtual service given, each listing after its own header line.
+_IPVS_LIST = 'for s in "$@"; do echo "service $s"; ipvsadm -L -n -t "$s"; done'
 
 
 def ipvs_real_servers(text: str) -> dict[str, tuple[int, int]]:
@@ -217,58 +230,59 @@ class IpvsDrain(Drain):
         return f"weight 0 in IPVS on {', '.join(self.lbs)}"
 
     def _weight(self, ctx: StepContext, weight: int, *, missing_ok: bool) -> None:
+        """Every service's weight of the node, one round trip per LB."""
+        pairs = [part for pair in self.services for part in pair]
         for lb in self.lbs:
-            for service, real in self.services:
-                out = remote.run(ctx.connect(lb), _IPVS_WEIGHT, service, real, str(weight),
-                                 sudo=True, timeout=30)  # fmt: skip
-                if not out.ok and not missing_ok:
-                    raise StepFailed(
-                        f"{lb}: ipvsadm could not set {real}'s weight in {service} to {weight}",
-                        out.code,
-                        out.tail(),
-                    )
+            out = remote.run(ctx.connect(lb), _IPVS_WEIGHT, str(weight), *pairs,
+                             sudo=True, timeout=30)  # fmt: skip
+            if not out.ok and not missing_ok:
+                raise StepFailed(
+                    f"{lb}: ipvsadm could not set {ctx.host}'s weight to {weight}",
+                    out.code,
+                    out.tail(),
+                )
 
     def _table(self, ctx: StepContext) -> list[tuple[str, str, tuple[int, int] | None]]:
+        """(LB, service, the node's (weight, active connections) or None when not listed),
+        one round trip per LB."""
         found = []
+        services = [service for service, _ in self.services]
         for lb in self.lbs:
-            for service, real in self.services:
-                out = remote.run(ctx.connect(lb), _IPVS_LIST, service, sudo=True, timeout=30)
-                found.append((lb, service, ipvs_real_servers(out.stdout).get(real)))
+            out = remote.run(ctx.connect(lb), _IPVS_LIST, *services, sudo=True, timeout=30)
+            listings = dict.fromkeys(services, "")
+            current = ""
+            for line in out.stdout.splitlines():
+                if line.startswith("service "):
+                    current = line.removeprefix("service ")
+                elif current in listings:
+                    listings[current] += line + "\n"
+            found += [
+                (lb, service, ipvs_real_servers(listings[service]).get(real))
+                for service, real in self.services
+            ]
         return found
 
     def out(self, ctx: StepContext) -> None:
         self._weight(ctx, 0, missing_ok=False)
 
-    def settle(self, ctx: StepContext, wait: float) -> str:
-        deadline = time.monotonic() + wait
-        while True:
-            open_ = sum(entry[1] for _, _, entry in self._table(ctx) if entry is not None)
-            if open_ == 0:
-                return "its connections ended"
-            if time.monotonic() >= deadline:
-                return f"{open_} connection(s) still open after {wait:.0f} s: install.sh cuts them"
-            time.sleep(POLL)
+    def open_connections(self, ctx: StepContext) -> int:
+        return sum(entry[1] for _, _, entry in self._table(ctx) if entry is not None)
 
-    def back(self, ctx: StepContext, wait: float) -> None:
+    def ready(self, ctx: StepContext) -> None:
         # keepalived removed it while its check failed, and adds it back at its weight
         # once the check passes: set the weight where it is still listed.
         self._weight(ctx, self.weight, missing_ok=True)
-        deadline = time.monotonic() + wait
-        while True:
-            out = [
-                f"{lb} ({service})"
-                for lb, service, entry in self._table(ctx)
-                if entry is None or entry[0] == 0
-            ]
-            if not out:
-                return
-            if time.monotonic() >= deadline:
-                raise StepFailed(
-                    f"{ctx.host} serves on its own address, but IPVS does not send it traffic "
-                    f"after {wait:.0f} s: {', '.join(out)} (keepalived's check of it fails?)"
-                )
-            time.sleep(POLL)
-            self._weight(ctx, self.weight, missing_ok=True)
+
+    def not_taking(self, ctx: StepContext) -> str | None:
+        out = [
+            f"{lb} ({service})"
+            for lb, service, entry in self._table(ctx)
+            if entry is None or entry[0] == 0
+        ]
+        if not out:
+            return None
+        self.ready(ctx)  # where keepalived listed it again at weight 0
+        return f"IPVS does not send it traffic: {', '.join(out)} (keepalived's check of it fails?)"
 
 
 class NoDrain(Drain):
@@ -285,11 +299,17 @@ class NoDrain(Drain):
             "balancer before the run and enable it again after"
         )
 
+    def open_connections(self, ctx: StepContext) -> int:
+        return 0
+
+    def ready(self, ctx: StepContext) -> None:
+        return None
+
+    def not_taking(self, ctx: StepContext) -> str | None:
+        return None
+
     def settle(self, ctx: StepContext, wait: float) -> str:
         return "the external load balancer was not drained"
-
-    def back(self, ctx: StepContext, wait: float) -> None:
-        return None
 
 
 class RollingInstall(RunInstall):
@@ -318,36 +338,27 @@ class RollingInstall(RunInstall):
         self.drain_wait = drain_wait
         self.serve_wait = serve_wait
 
-    def _serves(self) -> bool:
+    def _problem(self) -> str | None:
         try:
-            return node_problem(self.address, self.health) is None
+            return node_problem(self.address, self.health)
         except TimeoutError:
-            return False
+            return "no answer"
 
     def _wait_serving(self, ctx: StepContext, *, drained: bool) -> None:
         """Until the node serves. A stop asked for meanwhile (the first Ctrl-C: running
         steps finish) ends the wait of a node that was not drained, as install.sh is done;
         a drained node is waited for, bounded, so that it goes back into the pools."""
-        deadline = time.monotonic() + self.serve_wait
-        problem: str | None = "not probed yet"
-        while problem is not None:
-            try:
-                problem = node_problem(self.address, self.health)
-            except TimeoutError:
-                problem = "no answer"
-            if problem is None or (ctx.cancelled() and not drained):
-                return
-            if time.monotonic() >= deadline:
-                raise StepFailed(
-                    f"{ctx.host}: install.sh finished, but the node does not serve on "
-                    f"{self.address} after {self.serve_wait:.0f} s ({problem}); the nodes "
-                    "not yet re-installed keep serving. See `docker-compose ps` and "
-                    f"`docker-compose logs` in {self.directory} on {ctx.host}"
-                )
-            time.sleep(POLL * 2)
+        problem = wait_for(self._problem, self.serve_wait, ctx, until_cancelled=not drained)
+        if problem is not None and (drained or not ctx.cancelled()):
+            raise StepFailed(
+                f"{ctx.host}: install.sh finished, but the node does not serve on "
+                f"{self.address} after {self.serve_wait:.0f} s ({problem}); the nodes "
+                "not yet re-installed keep serving. See `docker-compose ps` and "
+                f"`docker-compose logs` in {self.directory} on {ctx.host}"
+            )
 
     def apply(self, ctx: StepContext, change: Change) -> str:
-        if not self._serves():  # a first install, a new or stopped node: nothing to drain
+        if self._problem() is not None:  # a first install, a new or stopped node: nothing to drain
             done = super().apply(ctx, change)
             self._wait_serving(ctx, drained=False)
             return done

@@ -98,11 +98,19 @@ class Service(Action):
     (or restarted) when its config changed since it last loaded it."""
 
     def __init__(
-        self, name: str, configs: list[PurePosixPath], reload: bool = True, title: str = ""
+        self,
+        name: str,
+        configs: list[PurePosixPath],
+        reload: bool = True,
+        title: str = "",
+        *,
+        unit_file: bool = False,
     ) -> None:
         self.name = name
         self.configs = configs
         self.reload = reload
+        self.unit_file = unit_file
+        """Its unit file is among `configs`: systemd must read it again before a (re)start."""
         self.step_id = f"service:{name}"
         self.title = title or f"{name} running with its current config"
         self.marker = APPLIED_DIR / f"{name}.sha256"
@@ -144,7 +152,7 @@ class Service(Action):
         script = 'systemctl "$1" "$2"'
         if verb == "start":
             script = 'systemctl enable "$2" && ' + script
-        if not self.reload:  # a unit harbor-wizard writes: systemd must read it anew first
+        if self.unit_file:
             script = "systemctl daemon-reload && " + script
         out = remote.run(ctx.ssh, script, verb, self.name, sudo=True, timeout=60)
         if not out.ok:
@@ -269,6 +277,8 @@ class RedirectPersists(Action):
     """Verification, read-only: the rules are there exactly once now, and the unit that
     puts them back at boot is enabled. Without it a rebooted node passes the LBs' health
     check (on its own address) while the VIP's traffic to it is dropped."""
+
+    verifies = True
 
     def __init__(self, chain: str, unit: str, vip: str, ports: list[int]) -> None:
         self.chain = chain

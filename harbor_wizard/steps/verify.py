@@ -22,11 +22,23 @@ POLL = 1.0
 HTTP_TIMEOUT = 3.0
 
 
-def wait_for(probe: Callable[[], str | None], seconds: float, ctx: StepContext) -> str | None:
-    """Call `probe` until it returns None (success) or time runs out; the last problem."""
+def wait_for(
+    probe: Callable[[], str | None],
+    seconds: float,
+    ctx: StepContext,
+    *,
+    until_cancelled: bool = True,
+) -> str | None:
+    """Call `probe` until it returns None (success) or time runs out; the last problem.
+    A stop asked for ends the wait too, unless `until_cancelled` is False (a wait that
+    must finish for the host to be left as it was)."""
     deadline = time.monotonic() + seconds
     problem = probe()
-    while problem is not None and time.monotonic() < deadline and not ctx.cancelled():
+    while (
+        problem is not None
+        and time.monotonic() < deadline
+        and not (until_cancelled and ctx.cancelled())
+    ):
         time.sleep(POLL)
         problem = probe()
     return problem
@@ -84,6 +96,8 @@ def health_problem(address: str, https: bool, label: str, health: Health) -> str
 
 
 class NodeServes(Action):
+    verifies = True
+
     def __init__(self, address: str, health: Health, wait: float = 120.0) -> None:
         self.address = address
         self.health = health
@@ -149,6 +163,8 @@ def redirect_problem(address: str, label: str) -> str | None:
 
 
 class VipServes(Action):
+    verifies = True
+
     def __init__(self, vip: str, https: bool, health: Health, wait: float = 60.0) -> None:
         self.vip = vip
         self.https = https
@@ -183,6 +199,8 @@ class VipServes(Action):
 class HoldsVip(Action):
     """The LB with the higher priority holds the VIP, and only it."""
 
+    verifies = True
+
     def __init__(self, vip: str, interface: str, expected: bool, wait: float = 20.0) -> None:
         self.vip = vip
         self.interface = interface
@@ -216,6 +234,8 @@ class ExternalLbServes(Action):
     and on failure probes each node directly to tell "the LB does not forward yet" apart
     from "this node does not answer at all", naming the nodes.
     """
+
+    verifies = True
 
     def __init__(
         self,
