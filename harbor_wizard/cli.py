@@ -112,15 +112,15 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="prove every answer against the real hosts and services; change nothing"
     )
     _deployment_files(check)
-    _check_options(check)
     _check_options(parser)
-    _strict_option(check)
     _strict_option(parser)
+    _check_options(check, after_command=True)
+    _strict_option(check, after_command=True)
     audit = commands.add_parser(
         "audit", help="after install: compare the HA files and harbor.cfg across the nodes"
     )
     _deployment_files(audit)
-    _check_options(audit)
+    _check_options(audit, after_command=True)
     status = commands.add_parser(
         "status",
         help="after install: VIP holder, LBs, nodes, databases, certificate, last run "
@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _deployment_files(status)
     status.add_argument("--json", action="store_true", help="print JSON (for monitoring)")
-    _check_options(status)
+    _check_options(status, after_command=True)
     drill = commands.add_parser(
         "drill",
         help="after install: prove failover on the live deployment (each LB, each node) "
@@ -147,30 +147,37 @@ def _parser() -> argparse.ArgumentParser:
         help="a local address to send the test requests from (repeat: HAProxy keeps each "
         "client address on one node); default: this machine's own",
     )
-    _check_options(drill)
+    _check_options(drill, after_command=True)
     return parser
 
 
-def _strict_option(parser: argparse.ArgumentParser) -> None:
+def _unset_unless(after_command: bool, default: object) -> object:
+    """A subcommand's copy of an option has no default of its own: argparse would let it
+    overwrite the value given before the subcommand (`--strict check` ignored)."""
+    return argparse.SUPPRESS if after_command else default
+
+
+def _strict_option(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
     parser.add_argument(
         "--strict",
         action="store_true",
+        default=_unset_unless(after_command, False),
         help="count warnings (e.g. a service that is not HA) as failures",
     )
 
 
-def _check_options(parser: argparse.ArgumentParser) -> None:
+def _check_options(parser: argparse.ArgumentParser, *, after_command: bool = False) -> None:
     parser.add_argument(
         "--timeout",
         type=float,
-        default=5.0,
+        default=_unset_unless(after_command, 5.0),
         metavar="SECONDS",
         help="time limit of each connection and probe (default 5)",
     )
     parser.add_argument(
         "--accept-host-key",
         action="append",
-        default=[],
+        default=_unset_unless(after_command, []),
         metavar="FINGERPRINT",
         help="trust this SSH host key (SHA256:...) of a host not yet in known_hosts",
     )

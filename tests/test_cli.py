@@ -55,3 +55,25 @@ def test_readme_example_answers_file_is_valid() -> None:
     answers = loads(examples[0]).answers
     assert answers.name == "harbor-prod"
     assert len(answers.harbor_nodes) == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "strict", "timeout"),
+    [
+        (["--strict", "check"], True, 5.0),
+        (["check", "--strict"], True, 5.0),
+        (["check"], False, 5.0),
+        (["--timeout", "2", "status"], False, 2.0),
+        (["audit", "--timeout", "3"], False, 3.0),
+        (["--accept-host-key", "SHA256:x", "drill"], False, 5.0),
+    ],
+)
+def test_check_options_count_before_or_after_the_command(
+    argv: list[str], strict: bool, timeout: float
+) -> None:
+    """`harbor-wizard --strict check ...` once silently ran without --strict."""
+    from harbor_wizard.cli import _parser
+
+    args = _parser().parse_args([*argv, "--answers", "deployment.yaml"])
+    assert (args.strict, args.timeout) == (strict, timeout)
+    assert args.accept_host_key == (["SHA256:x"] if "--accept-host-key" in argv else [])
