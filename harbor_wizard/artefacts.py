@@ -73,11 +73,13 @@ def generate_secretkey() -> str:
 def ensure(resolver: SecretResolver, *, key_size: int = 4096) -> SharedArtefacts:
     """The deployment's shared artefacts: stored ones, or new ones stored now."""
     found = {path: resolver.find(path) for path in ALL}
+    generated: list[str] = []
     if found[TOKEN_KEY] is None and found[TOKEN_CERT] is None:
         key_pem, cert_pem = generate_token_pair(key_size)
         resolver.store(TOKEN_KEY, key_pem)
         resolver.store(TOKEN_CERT, cert_pem)
         found[TOKEN_KEY], found[TOKEN_CERT] = key_pem, cert_pem
+        generated += [TOKEN_KEY, TOKEN_CERT]
     elif found[TOKEN_KEY] is None or found[TOKEN_CERT] is None:
         missing = TOKEN_KEY if found[TOKEN_KEY] is None else TOKEN_CERT
         raise InvalidInput(
@@ -91,6 +93,14 @@ def ensure(resolver: SecretResolver, *, key_size: int = 4096) -> SharedArtefacts
         )
     if found[SECRETKEY] is None:
         resolver.store(SECRETKEY, generate_secretkey())
+        generated.append(SECRETKEY)
+    if generated:
+        kept = sorted({str(resolver.origins[path]) for path in generated})
+        resolver.notify(
+            f"Generated this deployment's shared {', '.join(generated)} (every node must "
+            f"hold the same; kept in {', '.join(kept)}). Keep them with the other secrets: "
+            "new ones would not match what installed nodes hold."
+        )
     values = resolver.resolve(ALL, interactive=False)
     secretkey = values[SECRETKEY].get_secret_value()
     if len(secretkey) != SECRETKEY_LENGTH:

@@ -128,15 +128,21 @@ def test_no_keyring_falls_back_to_a_0600_file_and_says_so_once(tmp_path: Path) -
     assert again.find("generated.secretkey") == "A" * 16
 
 
-def test_render_generates_shared_files_once(tmp_path: Path) -> None:
+def test_render_generates_shared_files_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     answers, secrets = write_deployment(tmp_path)
     assert main(render_args(answers, secrets, tmp_path / "one")) == 0
+    told = capsys.readouterr().err
+    assert "Generated this deployment's shared generated.token_private_key" in told
+    assert f"kept in secrets file {secrets}" in told
     text = secrets.read_text()
     assert "generated.token_private_key" in text
     assert "generated.secretkey" in text
     assert (secrets.stat().st_mode & 0o777) == 0o600
     assert main(render_args(answers, secrets, tmp_path / "two")) == 0
     assert secrets.read_text() == text
+    assert "Generated" not in capsys.readouterr().err
 
 
 def test_redaction_hides_registered_values() -> None:
