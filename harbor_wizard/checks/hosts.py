@@ -99,10 +99,15 @@ _CANDIDATES = {
 }
 
 
+_VERSION_FLAG = {"curl": "--version"}
+"""How a binary prints its version when not `-v` (curl's `-v` means verbose)."""
+
+
 def _package(
     target: SshTarget, connection: Connection, binary: str, package: str, manager: str | None
 ) -> CheckResult:
-    found = run(connection, 'command -v "$1" && "$1" -v 2>&1 | head -n 3', binary)
+    flag = _VERSION_FLAG.get(binary, "-v")
+    found = run(connection, 'command -v "$1" && "$1" "$2" 2>&1 | head -n 3', binary, flag)
     if found.ok:
         return _installed(target, binary, found.stdout)
     if manager in _CANDIDATES:
@@ -142,7 +147,8 @@ def _installed(target: SshTarget, binary: str, output: str) -> CheckResult:
                 "keepalived.conf is written without one",
                 data={"version": _dotted(version)},
             )
-    shown = lines[1] if len(lines) > 1 else ""  # line 1 is the path `command -v` printed
+    # Line 1 is the path `command -v` printed; of the version line, its first words.
+    shown = " ".join(lines[1].split()[:3]) if len(lines) > 1 else ""
     return ok(check, target.name, f"{target.name}: {binary} installed ({shown})")
 
 

@@ -72,11 +72,12 @@ def check(path: Path, expected_version: str) -> list[CheckResult]:
                 field_path="harbor.version",
             )
         ]
-    size = path.stat().st_size / 1024 / 1024
+    mib = path.stat().st_size / 1024 / 1024
+    size = f"{mib:.0f} MiB" if mib >= 1 else f"{mib * 1024:.0f} KiB"
     return [
         ok(
             "installer",
             "installer",
-            f"{path.name}: Harbor {version or expected_version} offline installer ({size:.0f} MiB)",
+            f"{path.name}: Harbor {version or expected_version} offline installer ({size})",
         )
     ]

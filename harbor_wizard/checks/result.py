@@ -41,6 +41,18 @@ class CheckResult:
     def failed(self) -> bool:
         return self.status is Status.ERROR
 
+    @property
+    def said(self) -> str:
+        """The message without a leading "<target>: " (it names the host so that it reads
+        on its own, as in the TUI; beside the target it would say it twice)."""
+        prefix = f"{self.target}: "
+        return self.message[len(prefix) :] if self.message.startswith(prefix) else self.message
+
+    @property
+    def line(self) -> str:
+        """``target: message``, the target said once."""
+        return f"{self.target}: {self.said}"
+
 
 def _result(
     status: Status,

@@ -18,7 +18,7 @@ class Preflight(Action):
         inputs = ctx.inputs
         results = run_all(inputs.answers, inputs.secrets, inputs.document.base_dir, self.options)
         for result in results:
-            ctx.emit_line(f"{result.status.value:7} {result.target}: {result.message}")
+            ctx.emit_line(f"{result.status.value:7} {result.line}")
         errors = [r for r in results if r.status is Status.ERROR]
         warnings = [r for r in results if r.status is Status.WARNING]
         if self.options.strict:  # --strict: warnings stop the run like errors
@@ -26,8 +26,8 @@ class Preflight(Action):
         if errors:
             first = errors[0]
             raise StepFailed(
-                f"{len(errors)} check(s) failed, e.g. {first.target}: {first.message}",
-                output="\n".join(f"{r.target}: {r.message}" for r in errors),
+                f"{len(errors)} check(s) failed, e.g. {first.line}",
+                output="\n".join(r.line for r in errors),
             )
         ctx.facts["checks"] = f"{len(results)} checks passed, {len(warnings)} warning(s)"
         return None

@@ -7,6 +7,7 @@ import sys
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from harbor_wizard.checks.result import CheckResult, Status
 from harbor_wizard.redact import redact
@@ -29,10 +30,10 @@ def print_results(
         )
     for result in results:
         table.add_row(
-            result.target,
+            Text(result.target),
             result.check,
-            f"[{_STYLE[result.status]}]{result.status.value}[/]",
-            redact(result.message),
+            Text(result.status.value, style=_STYLE[result.status]),
+            Text(redact(result.said)),
             f"{result.seconds:.1f}s",
         )
     console.print(table)

@@ -30,6 +30,11 @@ def test_check_on_a_healthy_lab(
     assert "0 error(s)" in out
     for value in lab.secrets_dict().values():
         assert value not in out
+    # Said once: the host column names the host; versions as the tools print them.
+    assert "lb01: lb01" not in out
+    assert "  lb01: " not in out
+    assert "no URL specified" not in out
+    assert "curl installed (curl " in " ".join(out.split())
 
 
 def test_check_names_what_is_wrong_and_exits_1(
