@@ -408,7 +408,7 @@ def _unattended(args: argparse.Namespace) -> int:
         drain_wait=args.drain_wait,
     )
     say(install.plan.describe())
-    summary = Summary()
+    summary = Summary(dry_run=args.dry_run)
     console = Console()
     view = LiveTree(console) if sys.stdout.isatty() and not args.dry_run else PlainLines()
     stopped_by = _stop_on_signals(install)

@@ -140,7 +140,9 @@ class LiveTree:
 class Summary:
     """Counts per host, printed as a table when the run ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, dry_run: bool = False) -> None:
+        self.dry_run = dry_run
+        """A dry run changes nothing: its counts are what a run would change."""
         self._lock = threading.Lock()
         self.counts: dict[str, dict[Outcome, int]] = defaultdict(lambda: defaultdict(int))
         self.seconds: dict[str, float] = defaultdict(float)
@@ -159,8 +161,10 @@ class Summary:
         return sum(c[Outcome.CHANGED] for c in self.counts.values())
 
     def table(self) -> Table:
-        table = Table(box=box.SIMPLE, title="summary")
-        for column in ("host", "changed", "unchanged", "skipped", "passed", "failed", "time"):
+        title = "summary of the dry run: nothing was changed" if self.dry_run else "summary"
+        table = Table(box=box.SIMPLE, title=title)
+        changed = "would change" if self.dry_run else "changed"
+        for column in ("host", changed, "unchanged", "skipped", "passed", "failed", "time"):
             table.add_column(column, justify="left" if column == "host" else "right")
         for host, counts in self.counts.items():
             table.add_row(

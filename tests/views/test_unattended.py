@@ -89,3 +89,14 @@ def test_a_run_the_operator_stopped_reads_stopped_not_failed() -> None:
     PlainLines(stream)(RunFinished(ok=False, message="interrupted during phase 'x'", seconds=1.0,
                                    stopped=True))  # fmt: skip
     assert "STOPPED: interrupted during phase 'x'" in stream.getvalue()
+
+
+def test_a_dry_run_summary_says_would_change() -> None:
+    summary = Summary(dry_run=True)
+    for event in events():
+        summary(event)
+    printed = io.StringIO()
+    summary.print(Console(file=printed, width=100))
+    table = printed.getvalue()
+    assert "dry run: nothing was changed" in table
+    assert "would change" in table
