@@ -15,12 +15,13 @@ import datetime as dt
 import json
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from fabric import Connection
@@ -38,6 +39,8 @@ from harbor_wizard.profiles import Health, profile_for
 from harbor_wizard.redact import redact
 from harbor_wizard.statedir import state_dir
 from harbor_wizard.steps.verify import health_problem, node_problem, redirect_problem
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -270,52 +273,47 @@ def gather(
     health = profile_for(answers.harbor.version).health
     https = answers.harbor.protocol == "https"
     lb = answers.load_balancer
-    pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="status")
-    try:
-        lb_targets = [t for t in targets(answers, base_dir) if t.name in {n.name for n in lb.nodes}]
-        lb_jobs = {t.name: pool.submit(_lb_state, t, answers, health, options) for t in lb_targets}
-        node_jobs = {
-            n.name: pool.submit(_node_own, str(n.address), health, options.timeout)
-            for n in answers.harbor_nodes
-        }
-        vip_job = pool.submit(_vip_problem, str(answers.vip), https, health) if True else None
-        service_jobs = _service_jobs(pool, answers, secrets, options.timeout)
-        cert_job = pool.submit(_certificate, answers, base_dir, options.timeout) if https else None
-        last_run = _last_run(answers.name)
-        deadline = time.monotonic() + options.timeout * 2 + 3
-        lbs = tuple(
-            _wait(job, deadline, LbState(name, _address(answers, name), _silent(name, options)))
-            for name, job in lb_jobs.items()
-        )
-        holder_names = [s.name for s in lbs if s.holds_vip]
-        holder = holder_names[0] if len(holder_names) == 1 else None
-        holding = next((s for s in lbs if s.name == holder), None)
-        seen = holding.nodes_seen if holding else {}
-        up = holding.haproxy_up if holding else {}
-        nodes = []
-        for node in answers.harbor_nodes:
-            address = str(node.address)
-            own = _wait(node_jobs[node.name], deadline, f"no answer within {options.timeout:g} s")
-            via: str | None = ""
-            if node.name in up:
-                via = None if up[node.name] else f"HAProxy on {holder} counts it down"
-            elif address in seen:
-                via = None if seen[address] else f"{holder} cannot reach its {health.path}"
-            nodes.append(NodeState(node.name, address, own, via))
-        services = tuple(
-            _wait(job, deadline, ServiceState(name, endpoint, "no answer in time"))
-            for (name, endpoint), job in service_jobs.items()
-        )
-        vip_problem = (
-            _wait(vip_job, deadline, "the VIP did not answer in time") if vip_job else None
-        )
-        certificate = (
-            _wait(cert_job, deadline, Certificate(None, None, "", "no answer in time"))
-            if cert_job
-            else None
-        )
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    pool = _Daemons()
+    lb_targets = [t for t in targets(answers, base_dir) if t.name in {n.name for n in lb.nodes}]
+    lb_jobs = {t.name: pool.submit(_lb_state, t, answers, health, options) for t in lb_targets}
+    node_jobs = {
+        n.name: pool.submit(_node_own, str(n.address), health, options.timeout)
+        for n in answers.harbor_nodes
+    }
+    vip_job = pool.submit(_vip_problem, str(answers.vip), https, health)
+    service_jobs = _service_jobs(pool, answers, secrets, options.timeout)
+    cert_job = pool.submit(_certificate, answers, base_dir, options.timeout) if https else None
+    last_run = _last_run(answers.name)
+    deadline = time.monotonic() + options.timeout * 2 + 3
+    lbs = tuple(
+        _wait(job, deadline, LbState(name, _address(answers, name), _silent(name, options)))
+        for name, job in lb_jobs.items()
+    )
+    holder_names = [s.name for s in lbs if s.holds_vip]
+    holder = holder_names[0] if len(holder_names) == 1 else None
+    holding = next((s for s in lbs if s.name == holder), None)
+    seen = holding.nodes_seen if holding else {}
+    up = holding.haproxy_up if holding else {}
+    nodes = []
+    for node in answers.harbor_nodes:
+        address = str(node.address)
+        own = _wait(node_jobs[node.name], deadline, f"no answer within {options.timeout:g} s")
+        via: str | None = ""
+        if node.name in up:
+            via = None if up[node.name] else f"HAProxy on {holder} counts it down"
+        elif address in seen:
+            via = None if seen[address] else f"{holder} cannot reach its {health.path}"
+        nodes.append(NodeState(node.name, address, own, via))
+    services = tuple(
+        _wait(job, deadline, ServiceState(name, endpoint, "no answer in time"))
+        for (name, endpoint), job in service_jobs.items()
+    )
+    vip_problem = _wait(vip_job, deadline, "the VIP did not answer in time")
+    certificate = (
+        _wait(cert_job, deadline, Certificate(None, None, "", "no answer in time"))
+        if cert_job
+        else None
+    )
     vip_holder = lb.vip_holder
     return Report(
         deployment=answers.name,
@@ -425,8 +423,26 @@ def _vip_problem(vip: str, https: bool, health: Health) -> str | None:
     return problem
 
 
+class _Daemons:
+    """Each question in its own daemon thread: one a silent host holds up past the deadline
+    is abandoned, and never keeps the process from exiting (a pool's threads are joined
+    at exit, which made `status` hang on for the SSH time-out)."""
+
+    def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
+        future: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(function(*args))
+            except BaseException as exc:  # handed to the one who waits
+                future.set_exception(exc)
+
+        threading.Thread(target=run, daemon=True, name="harbor-wizard-status").start()
+        return future
+
+
 def _service_jobs(
-    pool: ThreadPoolExecutor, answers: Answers, secrets: dict[str, SecretStr], timeout: float
+    pool: _Daemons, answers: Answers, secrets: dict[str, SecretStr], timeout: float
 ) -> dict[tuple[str, str], Future[ServiceState]]:
     db = answers.database
     jobs: dict[tuple[str, str], Callable[[], str | None]] = {
