@@ -98,7 +98,11 @@ def compare(
             )
             continue
         results += [
-            error("audit", node, f"{node}: {path} is missing (present on {', '.join(present)})")
+            error(
+                "audit",
+                node,
+                f"{node}: {path} is missing (present on {', '.join(present)}): {PUT_BACK}",
+            )
             for node, digest in values.items()
             if digest is None
         ]
@@ -120,6 +124,14 @@ def compare(
     return results
 
 
+PUT_BACK = (
+    "run the install again with the same answers file: it writes the rendered file back "
+    "(and runs install.sh again where harbor.cfg changed); if the host's version is the one "
+    "you want, change the answers first"
+)
+"""What to do about a file that drifted: the rendered file is the deployment's truth."""
+
+
 def _differences(
     path: PurePosixPath, present: Mapping[str, str], want: str | None
 ) -> list[CheckResult]:
@@ -131,7 +143,7 @@ def _differences(
                 "audit",
                 node,
                 f"{node}: {path} differs between nodes and no version is held by a "
-                f"majority (sha256: {versions})",
+                f"majority (sha256: {versions}): {PUT_BACK}",
             )
             for node in present
         ]
@@ -146,12 +158,14 @@ def _differences(
                 f"(sha256 {_short(digest)}, expected {_short(want)})"
             )
             if holders:
-                message += f"; {', '.join(holders)} hold the expected file"
+                verb = "holds" if len(holders) == 1 else "hold"
+                message += f"; {', '.join(holders)} {verb} the expected file"
         else:
             message = (
                 f"{node}: {path} differs from {', '.join(holders)} "
                 f"(sha256 {_short(digest)}, the others {_short(reference)})"
             )
+        message += f": {PUT_BACK}"
         results.append(error("audit", node, message))
     return results
 

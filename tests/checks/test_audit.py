@@ -18,6 +18,7 @@ from harbor_wizard.answers import loads
 from harbor_wizard.checks import Status
 from harbor_wizard.checks.audit import (
     ALL_NODES,
+    PUT_BACK,
     audit,
     audited_paths,
     compare,
@@ -59,7 +60,10 @@ def test_identical_files_are_one_ok_each() -> None:
 def test_the_node_that_differs_from_the_majority_is_named() -> None:
     sums = {"n1": {KEY: A}, "n2": {KEY: B}, "n3": {KEY: A}}
     assert errors(compare(sums, [KEY])) == [
-        ("n2", f"n2: {KEY} differs from n1, n3 (sha256 {B[:12]}, the others {A[:12]})")
+        (
+            "n2",
+            f"n2: {KEY} differs from n1, n3 (sha256 {B[:12]}, the others {A[:12]}): {PUT_BACK}",
+        )
     ]
 
 
@@ -75,14 +79,15 @@ def test_the_rendered_file_is_the_reference_when_known() -> None:
     assert [target for target, _ in found] == ["n1", "n2"]
     assert found[0][1] == (
         f"n1: {KEY} differs from the file harbor-wizard rendered (sha256 {A[:12]}, "
-        f"expected {C[:12]}); n3 hold the expected file"
+        f"expected {C[:12]}); n3 holds the expected file: {PUT_BACK}"
     )
+    assert "run the install again with the same answers file" in PUT_BACK
 
 
 def test_missing_files() -> None:
     sums = {"n1": {CFG: A, KEY: None}, "n2": {CFG: None, KEY: None}}
     assert errors(compare(sums, [CFG, KEY])) == [
-        ("n2", f"n2: {CFG} is missing (present on n1)"),
+        ("n2", f"n2: {CFG} is missing (present on n1): {PUT_BACK}"),
         (ALL_NODES, f"{KEY} is missing on every node (n1, n2): is Harbor installed with "
          "harbor-wizard?"),
     ]  # fmt: skip
