@@ -61,8 +61,17 @@ class TopologyScreen(FormScreen):
         ]
 
     def _vip_job(self) -> Job | None:
+        from harbor_wizard.views.live import vip_check
+
         address = ipaddress.IPv4Address(str(self.draft.get("vip")))
-        return partial(self.wizard.probes.vip, address)
+        try:
+            answers = self.draft.answers()  # complete: its LBs can say whose the VIP is
+        except ValueError:
+            answers = None
+        accepted = frozenset(self.draft.accepted)
+        return partial(
+            vip_check, self.wizard.probes, address, answers, self.draft.base_dir, accepted
+        )
 
     def _installer_job(self) -> Job | None:
         from harbor_wizard.certs import resolve_path

@@ -81,8 +81,12 @@ def owned(results: list[CheckResult], holder_name: str | None) -> list[CheckResu
     """A VIP in use is expected once installed: when our own LB holds it, say so."""
     if holder_name is None:
         return results
+    if holder_name.startswith("the keepalived of "):
+        message = f"the VIP is held by {holder_name} (this deployment's LBs)"
+    else:
+        message = f"the VIP is held by this deployment's LB {holder_name}"
     return [
-        replace(r, status=Status.OK, message=f"the VIP is held by {holder_name} of this deployment")
+        replace(r, status=Status.OK, message=message)
         if r.check == "vip" and r.status is Status.ERROR
         else r
         for r in results

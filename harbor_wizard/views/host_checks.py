@@ -2,7 +2,9 @@
 
 Why here: the SSH screen shows one line per host (and each unknown host key to accept),
 and the storage screen needs connections to the Harbor nodes. Both call the same probes
-as ``harbor-wizard check`` (``checks.host_checks`` and ``hosts.shared_registry``).
+as ``harbor-wizard check`` (``checks.host_checks`` and ``hosts.shared_registry``), and
+the VIP check asks the LBs whose VIP it is as the preflight does (``vip.holder``): what
+this deployment installed is its own, never "in use".
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 from fabric import Connection
 
 from harbor_wizard.answers import Answers
-from harbor_wizard.checks import CheckOptions, host_checks, hosts, ssh
+from harbor_wizard.checks import CheckOptions, host_checks, hosts, shared_fs, ssh, vip
 from harbor_wizard.checks.result import CheckResult
 from harbor_wizard.connection import targets
 
@@ -44,7 +46,8 @@ def host_results(
 def shared_storage(
     answers: Answers, base_dir: Path, accepted: frozenset[str], timeout: float
 ) -> list[CheckResult]:
-    """/data/registry shared by every Harbor node (filesystem storage)."""
+    """The nodes' shared folders, as ``check`` sees them: /data/registry shared by every
+    Harbor node (filesystem storage), and /data/job_logs shared too (any storage)."""
     names = {node.name for node in answers.harbor_nodes}
     chosen = [t for t in targets(answers, base_dir) if t.name in names]
     connections: dict[str, Connection] = {}
@@ -57,9 +60,30 @@ def shared_storage(
                 results += found
             else:
                 connections[target.name] = connection
-        if connections:
+        if connections and answers.storage.provider == "filesystem":
             results += hosts.shared_registry(connections)
+        if connections:
+            results += shared_fs.job_logs(connections)
     finally:
         for connection in connections.values():
             connection.close()
     return results
+
+
+def vip_holder(
+    answers: Answers, base_dir: Path, accepted: frozenset[str], timeout: float
+) -> str | None:
+    """Which of this deployment's LBs holds the VIP (``checks.vip.holder``, as ``check``
+    and the install's preflight ask it), or None: none of them, or none answered."""
+    names = {lb.name for lb in answers.load_balancer.nodes}
+    chosen = [t for t in targets(answers, base_dir) if t.name in names]
+    if not chosen:
+        return None
+    with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
+        opened = list(pool.map(lambda t: ssh.open_host(t, accepted, timeout), chosen))
+    connections = {t.name: c for t, (_, c) in zip(chosen, opened, strict=True) if c is not None}
+    try:
+        return vip.holder(connections, answers) if connections else None
+    finally:
+        for connection in connections.values():
+            connection.close()

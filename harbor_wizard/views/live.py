@@ -39,28 +39,53 @@ def _vip(address: ipaddress.IPv4Address) -> list[CheckResult]:
     return vip.check(address, timeout=1.0)
 
 
+def _vip_holder(answers: Answers, base_dir: Path, accepted: frozenset[str]) -> str | None:
+    from harbor_wizard.views.host_checks import vip_holder
+
+    return vip_holder(answers, base_dir, accepted, TIMEOUT)
+
+
 def _installer(path: Path, version: str) -> list[CheckResult]:
     from harbor_wizard.checks import installer
 
     return installer.check(path, version)
 
 
-def _mariadb(database: Database, password: SecretStr) -> list[CheckResult]:
-    from harbor_wizard.checks import mariadb
+def _then_ha(
+    results: list[CheckResult], ha_check: Callable[[], list[CheckResult]]
+) -> list[CheckResult]:
+    """A service's login check, then (once it got in) its HA check, as ``check`` runs both:
+    a server that refused us would only add "cannot tell" to the login's error."""
+    from harbor_wizard.checks.result import Status
 
-    return mariadb.check(database, password, TIMEOUT)
+    if any(result.status is Status.ERROR for result in results):
+        return results
+    return results + ha_check()
+
+
+def _mariadb(database: Database, password: SecretStr) -> list[CheckResult]:
+    from harbor_wizard.checks import ha, mariadb
+
+    return _then_ha(
+        mariadb.check(database, password, TIMEOUT),
+        lambda: ha.mariadb_ha(database, password, TIMEOUT),
+    )
 
 
 def _postgres(clair: ClairDatabase, password: SecretStr) -> list[CheckResult]:
-    from harbor_wizard.checks import postgres
+    from harbor_wizard.checks import ha, postgres
 
-    return postgres.check(clair, password, TIMEOUT)
+    return _then_ha(
+        postgres.check(clair, password, TIMEOUT), lambda: ha.postgres_ha(clair, password, TIMEOUT)
+    )
 
 
 def _redis(endpoint: str) -> list[CheckResult]:
-    from harbor_wizard.checks import redis
+    from harbor_wizard.checks import ha, redis
 
-    return redis.check(endpoint, None, TIMEOUT)
+    return _then_ha(
+        redis.check(endpoint, None, TIMEOUT), lambda: ha.redis_ha(endpoint, None, TIMEOUT)
+    )
 
 
 def _storage(storage: Storage) -> list[CheckResult]:
@@ -94,6 +119,7 @@ class Probes:
     """The checks the screens call; a test may swap one for a gated stand-in (the seam)."""
 
     vip: Callable[[ipaddress.IPv4Address], list[CheckResult]] = _vip
+    vip_holder: Callable[[Answers, Path, frozenset[str]], str | None] = _vip_holder
     installer: Callable[[Path, str], list[CheckResult]] = _installer
     mariadb: Callable[[Database, SecretStr], list[CheckResult]] = _mariadb
     postgres: Callable[[ClairDatabase, SecretStr], list[CheckResult]] = _postgres
@@ -104,6 +130,27 @@ class Probes:
         _hosts
     )
     shared: Callable[[Answers, Path, frozenset[str]], list[CheckResult]] = _shared
+
+
+def vip_check(
+    probes: Probes,
+    address: ipaddress.IPv4Address,
+    answers: Answers | None,
+    base_dir: Path,
+    accepted: frozenset[str],
+) -> list[CheckResult]:
+    """The VIP as the preflight judges it: free, or in use by this deployment's own LB
+    (``checks.vip.owned``, a re-run or a change of an installed deployment). Whose it is
+    can only be asked once the whole draft is valid (the LBs and SSH are on later screens)."""
+    from harbor_wizard.checks.result import Status
+
+    results = probes.vip(address)
+    in_use = any(r.status is Status.ERROR for r in results)
+    if not in_use or answers is None or answers.load_balancer.mode == "external":
+        return results
+    from harbor_wizard.checks import vip
+
+    return vip.owned(results, probes.vip_holder(answers, base_dir, accepted))
 
 
 async def in_daemon_thread(function: Callable[[], T]) -> T:
