@@ -51,41 +51,22 @@ def _installer(path: Path, version: str) -> list[CheckResult]:
     return installer.check(path, version)
 
 
-def _then_ha(
-    results: list[CheckResult], ha_check: Callable[[], list[CheckResult]]
-) -> list[CheckResult]:
-    """A service's login check, then (once it got in) its HA check, as ``check`` runs both:
-    a server that refused us would only add "cannot tell" to the login's error."""
-    from harbor_wizard.checks.result import Status
-
-    if any(result.status is Status.ERROR for result in results):
-        return results
-    return results + ha_check()
-
-
 def _mariadb(database: Database, password: SecretStr) -> list[CheckResult]:
-    from harbor_wizard.checks import ha, mariadb
+    from harbor_wizard.checks import mariadb
 
-    return _then_ha(
-        mariadb.check(database, password, TIMEOUT),
-        lambda: ha.mariadb_ha(database, password, TIMEOUT),
-    )
+    return mariadb.check(database, password, TIMEOUT)
 
 
 def _postgres(clair: ClairDatabase, password: SecretStr) -> list[CheckResult]:
-    from harbor_wizard.checks import ha, postgres
+    from harbor_wizard.checks import postgres
 
-    return _then_ha(
-        postgres.check(clair, password, TIMEOUT), lambda: ha.postgres_ha(clair, password, TIMEOUT)
-    )
+    return postgres.check(clair, password, TIMEOUT)
 
 
 def _redis(endpoint: str) -> list[CheckResult]:
-    from harbor_wizard.checks import ha, redis
+    from harbor_wizard.checks import redis
 
-    return _then_ha(
-        redis.check(endpoint, None, TIMEOUT), lambda: ha.redis_ha(endpoint, None, TIMEOUT)
-    )
+    return redis.check(endpoint, None, TIMEOUT)
 
 
 def _storage(storage: Storage) -> list[CheckResult]:
