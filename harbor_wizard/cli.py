@@ -94,7 +94,11 @@ def _parser() -> argparse.ArgumentParser:
         "runs on it (default 60)",
     )
     parser.add_argument(
-        "--edit", type=Path, metavar="FILE", help="open this answers file in the guided mode"
+        "--edit",
+        type=Path,
+        metavar="FILE",
+        help="open this answers file in the guided mode (its secrets: --secrets FILE, else "
+        "found where --answers finds them)",
     )
     parser.add_argument(
         "--ascii",
@@ -219,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _drill(args)
         if args.answers is not None:
             return _unattended(args)
-        return _interactive(args.edit, args.ascii)
+        return _interactive(args.edit, args.secrets, args.ascii)
     except InvalidInput as error:
         warn(f"harbor-wizard: invalid input ({len(error.problems)} problem(s)):")
         for problem in error.problems:
@@ -482,7 +486,15 @@ def _exit_unless_done(install: Install, code: int) -> None:
     os._exit(code)
 
 
-def _interactive(edit: Path | None = None, ascii_only: bool = False) -> int:
+def _interactive(
+    edit: Path | None = None, secrets: Path | None = None, ascii_only: bool = False
+) -> int:
+    if secrets is not None and edit is None:
+        warn(
+            "harbor-wizard: --secrets names the secrets of an answers file: give that file "
+            "with --edit FILE (guided) or --answers FILE (unattended)."
+        )
+        return EXIT_INVALID
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         warn(
             "harbor-wizard: the guided mode needs a terminal. Without one, run "
@@ -491,7 +503,7 @@ def _interactive(edit: Path | None = None, ascii_only: bool = False) -> int:
         return EXIT_INVALID
     from harbor_wizard.views.launch import run_tui
 
-    return run_tui(edit, ascii_only=ascii_only)
+    return run_tui(edit, secrets=secrets, ascii_only=ascii_only)
 
 
 if __name__ == "__main__":

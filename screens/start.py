@@ -1,66 +1,87 @@
-"""The start screen: a new deployment, an answers file to open, or a stopped run to resume.
+"""The start screen: a new deployment, the deployments known here, or a file to open.
+
+The list holds the answers files of the current folder and the deployments this machine
+has journals for, each with its last run (when, and completed / stopped after a step /
+failed at a host's step). Enter opens one: a deployment run from here shows its status
+first (F2 there edits it, F4 resumes a run that stopped), any other file opens for editing.
 
 Why it imports so little: it is the first frame the operator waits for, so the answers
-model (pydantic) is imported only once a choice is made.
+model (pydantic) is imported only once a choice is made (views.resume reads the journals
+and the files' names without it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Static
+from textual.widgets import Button, Footer, Input, OptionList, Static
 
 from harbor_wizard.views.fields import MarkedButton
+from harbor_wizard.views.resume import Known, installed, known_deployments
 
 if TYPE_CHECKING:
     from harbor_wizard.views.app import WizardApp
-    from harbor_wizard.views.resume import Stopped
 
 
-def answers_files(folder: Path) -> list[Path]:
-    """Answers files in `folder`: YAML files that are not secrets files."""
-    return sorted(
-        p for p in folder.glob("*.yaml") if not p.name.endswith(".secrets.yaml") and p.is_file()
-    )
+class DeploymentList(OptionList):
+    """One line per known deployment; the highlighted one is marked '> ' in text while the
+    list has the focus, as buttons mark theirs (NO_COLOR, TERM=linux)."""
 
+    def __init__(self, known: list[Known], **kwargs: Any) -> None:
+        self.known = known
+        super().__init__(*[self._prompt(k, False) for k in known], compact=True, **kwargs)
+        self.highlighted = 0 if known else None
 
-def stopped_runs(folder: Path) -> list[Stopped]:
-    """Deployments whose last run stopped before the end (their journals), newest first."""
-    from harbor_wizard.views.resume import stopped_runs as find
+    @staticmethod
+    def _prompt(known: Known, marked: bool) -> Text:
+        return Text(("> " if marked else "  ") + known.row(), no_wrap=True, overflow="ellipsis")
 
-    return find(folder)
+    def mark(self) -> None:
+        for index, known in enumerate(self.known):
+            marked = self.has_focus and index == self.highlighted
+            self.replace_option_prompt_at_index(index, self._prompt(known, marked))
+        self.refresh()
+
+    def watch_has_focus(self) -> None:
+        self.mark()
+
+    def on_option_list_option_highlighted(self) -> None:
+        self.mark()
+
+    @property
+    def chosen(self) -> Known | None:
+        index = self.highlighted
+        return self.known[index] if index is not None and index < len(self.known) else None
 
 
 class StartScreen(Screen[None]):
     CSS_PATH = "start.tcss"
 
     def compose(self) -> ComposeResult:
-        cwd = Path.cwd()
-        found = answers_files(cwd)
-        stopped = stopped_runs(cwd)
+        known = known_deployments(Path.cwd())
         yield Static("harbor-wizard: Harbor 1.4 in high availability", classes="title")
         with Vertical(classes="choices"):
             yield Static("Start a new deployment: its answers are checked as you type.")
             yield MarkedButton("New deployment", id="new")
-            yield Static("Open an answers file to review, change or install it:")
-            with Horizontal(classes="open"):
-                yield Input(
-                    str(found[0]) if found else "", placeholder="path", id="path", compact=True
-                )
-                yield MarkedButton("Open", id="open")
             yield Static(
-                Text(
-                    "Resume a deployment whose last run stopped: "
-                    + ("; ".join(f"{s.deployment} ({s.where})" for s in stopped) or "none found.")
-                ),
-                id="resume-text",
+                "Deployments here (Enter opens one):"
+                if known
+                else "Deployments here: none (no answers file in this folder, no run "
+                "recorded on this machine).",
+                id="known-text",
             )
-            yield MarkedButton("Resume", id="resume", disabled=not any(s.answers for s in stopped))
+            if known:
+                yield DeploymentList(known, id="deployments")
+                yield Static(Text(known[0].detail()), id="detail")
+            yield Static("Open another answers file:")
+            with Horizontal(classes="open"):
+                yield Input("", placeholder="path/to/answers.yaml", id="path", compact=True)
+                yield MarkedButton("Open", id="open")
             yield Static("", id="problem")
         yield Footer()
 
@@ -82,14 +103,25 @@ class StartScreen(Screen[None]):
             self.wizard.go("topology")
         elif event.button.id == "open":
             self.open_file()
-        elif event.button.id == "resume":
-            resumable = [s.answers for s in stopped_runs(Path.cwd()) if s.answers]
-            if resumable:
-                self.open_file(resumable[0], status=False)
 
-    def open_file(self, path: Path | None = None, *, status: bool = True) -> None:
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        chosen = self.query_one(DeploymentList).chosen
+        if chosen is not None:
+            self.query_one("#detail", Static).update(Text(chosen.detail()))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        chosen = self.query_one(DeploymentList).chosen
+        if chosen is None:
+            return
+        if chosen.answers is None:
+            self.query_one("#problem", Static).update(Text(f"error: {chosen.detail()}"))
+            self.query_one("#path", Input).focus()
+            return
+        self.open_file(chosen.answers)
+
+    def open_file(self, path: Path | None = None) -> None:
         """Load the file and its secrets; a deployment this machine ran shows its status
-        first (`status`: False when resuming, which goes on with the run)."""
+        first (its last run, F2 to edit, F4 to resume one that stopped)."""
         from harbor_wizard.answers import InvalidInput
         from harbor_wizard.views.draft import Draft
 
@@ -101,12 +133,5 @@ class StartScreen(Screen[None]):
             lines = [f"error: {problem}" for problem in error.problems]
             self.query_one("#problem", Static).update(Text("\n".join(lines)))
             return
-        shown = status and installed(self.wizard.draft.get("name"))
+        shown = installed(self.wizard.draft.get("name"))
         self.wizard.go("status" if shown else "topology")
-
-
-def installed(deployment: object) -> bool:
-    """Whether this machine ran the deployment (it has a journal)."""
-    from harbor_wizard.views.resume import state_root
-
-    return isinstance(deployment, str) and (state_root() / deployment / "journal.json").is_file()

@@ -1,4 +1,7 @@
-"""The state of a deployment the start screen opened: what `harbor-wizard status` prints.
+"""The state of a deployment the start screen opened: what `harbor-wizard status` prints,
+and how its last run ended. A run that stopped is offered for resuming (F4): the install
+screen runs the saved file's plan and the journal skips what is done, as a re-run of
+`harbor-wizard --answers FILE` does.
 
 Why a worker: asking every host and service takes up to a few seconds (each bounded by
 health.DEFAULT_TIMEOUT), and a silent host must never hold a key up. The screen says
@@ -24,6 +27,7 @@ from harbor_wizard.views.live import in_daemon_thread
 if TYPE_CHECKING:
     from harbor_wizard.health import Report
     from harbor_wizard.views.app import WizardApp
+    from harbor_wizard.views.resume import LastRun
 
 STATUS_SECRETS = ("database.password", "clair_database.password")
 """The secrets `status` needs: the passwords of the databases it asks."""
@@ -31,10 +35,14 @@ STATUS_SECRETS = ("database.password", "clair_database.password")
 
 class StatusScreen(Screen[None]):
     CSS_PATH = "status.tcss"
+    last: LastRun | None = None
+    """How the deployment's last run on this machine ended (its journal)."""
+    resumable = False
     BINDINGS: ClassVar[list[Any]] = [
         Binding("f2", "edit", "Edit"),
         Binding("escape,f3", "back", "Back"),
         Binding("f5", "check", "Check again"),
+        Binding("f4", "resume", "Resume"),
     ]
 
     @property
@@ -42,17 +50,40 @@ class StatusScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
+        from harbor_wizard.views.resume import COMPLETED, last_of
+
         draft = self.wizard.draft
+        self.last = last_of(draft.get("name"))
+        self.resumable = (
+            self.last is not None and self.last.result != COMPLETED and draft.path is not None
+        )
         name = draft.get("name") or "deployment"
         yield Static(Text(f"Status of '{name}' ({draft.path})"), classes="title")
         with VerticalScroll(id="status"):
+            yield Static(Text(self._last_run()), id="run")
             yield Static("", id="state")
             yield Static("", id="table")
             yield Static("", id="summary")
             yield Static(Text(self._missing()), id="missing")
         yield Footer()
 
+    def _last_run(self) -> str:
+        """How the last run ended; for one that stopped, what F4 does."""
+        last = self.last
+        if last is None:
+            return ""
+        if not self.resumable:
+            return f"Last run: {last.when}, {last.where}."
+        return (
+            f"Last run: {last.when}, {last.where}. F4 resumes it: the saved file's plan runs "
+            "again and skips the steps already done (F2 changes the answers first)."
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.resumable if action == "resume" else True
+
     def on_mount(self) -> None:
+        self.query_one("#run").display = bool(self._last_run())
         self.query_one("#missing").display = bool(self._missing())
         self.query_one("#status").focus()
         self.action_check()
@@ -114,6 +145,12 @@ class StatusScreen(Screen[None]):
         return await in_daemon_thread(lambda: gather(answers, secrets, draft.base_dir, options))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "resume" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+        ):
+            self._resume_ended(event.worker)
+            return
         if event.worker.group != "status":
             return
         if event.state is WorkerState.SUCCESS:
@@ -126,6 +163,36 @@ class StatusScreen(Screen[None]):
 
             error = event.worker.error
             self._paint(redact(f"error: the check failed: {type(error).__name__}: {error}"))
+
+    def action_resume(self) -> None:
+        if not self.resumable:
+            return
+        self.query_one("#run", Static).update(Text("Loading the saved file and its plan ..."))
+        self._resume()
+
+    @work(exclusive=True, group="resume", exit_on_error=False)
+    async def _resume(self) -> Any:
+        """Off the event loop: loading the file renders every host's files."""
+        from harbor_wizard.views.resume import resumed
+
+        draft = self.wizard.draft
+        return await in_daemon_thread(lambda: resumed(draft))
+
+    def _resume_ended(self, worker: Worker[Any]) -> None:
+        if worker.state is WorkerState.SUCCESS:
+            self.workers.cancel_group(self, "status")
+            self.wizard.saved = worker.result
+            self.wizard.go("install")
+            return
+        from harbor_wizard.answers import InvalidInput
+        from harbor_wizard.redact import redact
+
+        error = worker.error
+        if isinstance(error, InvalidInput):
+            lines = [f"error: {problem}" for problem in error.problems]
+        else:
+            lines = [f"error: cannot resume: {error}"]
+        self.query_one("#run", Static).update(Text(redact("\n".join(lines))))
 
     def action_edit(self) -> None:
         self.wizard.go("topology")

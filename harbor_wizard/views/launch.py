@@ -10,6 +10,10 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harbor_wizard.views.draft import Draft
 
 
 def utf8_terminal(environ: Mapping[str, str] = os.environ) -> bool:
@@ -34,16 +38,37 @@ def ascii_wanted(flag: bool, environ: Mapping[str, str] = os.environ) -> bool:
     return not utf8_terminal(environ)
 
 
-def run_tui(edit: Path | None = None, *, ascii_only: bool = False) -> int:
+def open_draft(path: Path, secrets: Path | None = None) -> Draft:
+    """The answers file `--edit` opens, with its secrets found as `--answers` finds them:
+    the `--secrets` file first when given (else the one beside the answers file), then the
+    environment and the keyring. InvalidInput when either file cannot be used."""
+    from harbor_wizard import redact
+    from harbor_wizard.secrets import SecretResolver
+    from harbor_wizard.views.draft import Draft
+
+    draft = Draft.from_file(path)
+    if secrets is not None:
+        resolver = SecretResolver(
+            str(draft.get("name") or "deployment"),
+            secrets_file=secrets,
+            notify=lambda message: None,
+        )
+        for secret in draft.secret_paths():
+            value = resolver.find(secret)
+            if value is not None:
+                redact.register(value)
+                draft.secrets[secret] = value
+    draft.find_secrets()  # the rest: what --secrets does not hold
+    return draft
+
+
+def run_tui(
+    edit: Path | None = None, *, secrets: Path | None = None, ascii_only: bool = False
+) -> int:
     """Run the TUI until the operator leaves it; the exit status of the wizard."""
     from harbor_wizard.views.app import WizardApp
 
-    draft = None
-    if edit is not None:
-        from harbor_wizard.views.draft import Draft
-
-        draft = Draft.from_file(edit)
-        draft.find_secrets()
+    draft = open_draft(edit, secrets) if edit is not None else None
     app = WizardApp(draft, ascii_only=ascii_wanted(ascii_only))
     result = app.run(mouse=False)
     sys.stdout.flush()

@@ -1,9 +1,8 @@
-"""The start screen: a stopped run (its journal) is offered for resume; --edit keeps
-comments and finds the secrets beside the file; nothing is overwritten without asking."""
+"""Opening a file: --edit keeps comments and finds the secrets beside the file; nothing is
+overwritten without asking (the start screen's list: test_start_list.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -13,32 +12,6 @@ from harbor_wizard.views.app import WizardApp
 from harbor_wizard.views.draft import Draft
 from tests.support.deployment import SECRETS, write_deployment
 from tests.tui.conftest import SIZE, screen_name
-
-
-def stopped_journal(name: str) -> None:
-    folder = Path(os.environ["HARBOR_WIZARD_STATE_DIR"]) / name
-    folder.mkdir(parents=True)
-    last = {"started": 1.0, "dry_run": False, "failed": "harbor02 / install: exit 1"}
-    (folder / "journal.json").write_text(json.dumps({"steps": {}, "hosts": [], "last": last}))
-
-
-async def test_a_stopped_run_is_offered_and_resume_opens_its_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    answers, secrets = write_deployment(tmp_path)
-    secrets.rename(tmp_path / "answers.secrets.yaml")
-    stopped_journal("harbor-test")
-    monkeypatch.chdir(tmp_path)
-    app = WizardApp()
-    async with app.run_test(size=SIZE) as pilot:
-        text = str(app.screen.query_one("#resume-text").render())
-        assert "harbor-test (harbor02 / install: exit 1)" in text
-        app.screen.query_one("#resume").focus()
-        await pilot.press("enter")
-        await pilot.pause()
-        assert screen_name(pilot) == "TopologyScreen"
-        assert app.draft.path == answers
-        assert app.draft.secrets["database.password"] == SECRETS["database.password"]
 
 
 def test_an_edit_keeps_the_operators_comments(tmp_path: Path) -> None:
