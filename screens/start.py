@@ -47,7 +47,8 @@ class DeploymentList(OptionList):
             self.replace_option_prompt_at_index(index, self._prompt(known, marked))
         self.refresh()
 
-    def watch_has_focus(self) -> None:
+    def watch_has_focus(self, _has_focus: bool) -> None:
+        super().watch_has_focus(_has_focus)
         self.mark()
 
     def on_option_list_option_highlighted(self) -> None:
