@@ -24,7 +24,11 @@ class ClairDatabaseScreen(FormScreen):
         yield self.row(Spec("clair_database.user", "User"), "postgres")
         yield self.row(Spec("clair_database.database", "Database"), "postgres")
         yield self.row(Spec("clair_database.password", "Password", "secret"))
-        yield Static("Clair 1.4 uses the database named after its user.", classes="explain")
+        yield Static(
+            "Clair 1.4 uses the database named after its user. The wizard logs in now, and "
+            "asks whether the server streams to a replica (alone, it is a warning).",
+            classes="explain",
+        )
 
     def live_checks(self) -> list[LiveCheck]:
         return [LiveCheck("clair", "clair_database.host", ("clair_database",), self._job)]

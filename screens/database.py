@@ -24,7 +24,8 @@ class DatabaseScreen(FormScreen):
         yield self.row(Spec("database.user", "User"), "root")
         yield self.row(Spec("database.password", "Password", "secret"))
         yield Static(
-            "The wizard logs in now to prove it; Harbor 1.4 names its database 'registry'.",
+            "The wizard logs in now to prove it, and asks whether the server is replicated "
+            "(alone, it is a warning); Harbor 1.4 names its database 'registry'.",
             classes="explain",
         )
 

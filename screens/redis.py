@@ -24,7 +24,8 @@ class RedisScreen(FormScreen):
         )
         yield Static(
             "Harbor 1.4's registry connects to one host:port with no password: keep this "
-            "Redis on a protected network.",
+            "Redis on a protected network. The wizard asks it for its replicas and "
+            "Sentinels (alone, it is a warning).",
             classes="explain",
         )
 

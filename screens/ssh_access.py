@@ -57,10 +57,9 @@ class SshAccessScreen(FormScreen):
         accepted = frozenset(self.draft.accepted)
 
         def job() -> list[CheckResult]:
-            results = probes.hosts(answers, base, accepted, None)
-            if answers.storage.provider == "filesystem":
-                results += probes.shared(answers, base, accepted)
-            return results
+            return probes.hosts(answers, base, accepted, None) + probes.shared(
+                answers, base, accepted
+            )
 
         return job
 

@@ -1,4 +1,10 @@
-"""Storage: where the registry keeps image layers, and the settings of that driver."""
+"""Storage: where the registry keeps image layers, and the settings of that driver.
+
+Besides the driver's own check, the nodes' shared folders (/data/registry for filesystem
+storage, /data/job_logs for any) are checked here as ``check`` does, once the wizard can
+log in to the nodes (a reopened deployment, or after the SSH access screen); before that
+they are checked with the hosts on the SSH access screen.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,22 @@ from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
 from harbor_wizard.answers.model import STORAGE_REQUIRED, STORAGE_SECRETS, Storage
+from harbor_wizard.checks.result import CheckResult, Status
 from harbor_wizard.views.fields import FieldRow, Spec
 from harbor_wizard.views.form import FormScreen, Job, LiveCheck
+from harbor_wizard.views.live import merged
 
 PROVIDERS = ("filesystem", "s3", "swift", "azure", "gcs", "oss")
 OTHER = "storage.config"
+NODES_LATER = (
+    "On the nodes: /data/registry and /data/job_logs are checked with the hosts on "
+    "8 SSH access, once the wizard can log in to them."
+)
 
 
 def own_keys(provider: str) -> list[str]:
@@ -37,6 +50,7 @@ class StorageScreen(FormScreen):
                 "on every Harbor node. The SSH access screen proves it is shared.",
                 classes="explain",
             )
+            yield Static(NODES_LATER, id="nodes")
             return
         secrets = STORAGE_SECRETS[provider]
         for key in own_keys(provider):
@@ -47,6 +61,7 @@ class StorageScreen(FormScreen):
             self._others_text(provider),
         )
         yield Static("Settings as in the Docker registry storage driver docs.", classes="explain")
+        yield Static(NODES_LATER, id="nodes")
 
     def _others_text(self, provider: str) -> str:
         config = self.draft.get(OTHER) or {}
@@ -83,9 +98,51 @@ class StorageScreen(FormScreen):
             storage = Storage.model_validate(self.draft.get("storage"))
         except ValidationError:
             return None
-        if storage.provider == "filesystem":
-            return None
-        return partial(self.wizard.probes.storage, storage)
+        probes = self.wizard.probes
+        endpoint = None if storage.provider == "filesystem" else partial(probes.storage, storage)
+        try:
+            answers = self.draft.answers()
+        except ValueError:  # the nodes or SSH access are not complete yet
+            return endpoint
+        base, accepted = self.draft.base_dir, frozenset(self.draft.accepted)
+
+        nodes = frozenset(node.name for node in answers.harbor_nodes)
+
+        def job() -> list[CheckResult]:
+            results = endpoint() if endpoint else []
+            found = probes.hosts(answers, base, accepted, nodes)  # has storage.network_fs
+            if not any(_no_login(r) for r in found):
+                found += probes.shared(answers, base, accepted)
+            return results + on_the_nodes(found)
+
+        return job
+
+    def results_changed(self, group: str, results: list[CheckResult]) -> None:
+        found = [r for r in results if r.check.startswith(NODE_CHECKS)]
+        lines = [
+            f"{status.value}: {line}"
+            for status in (Status.ERROR, Status.WARNING, Status.OK)
+            for line in merged([(r.target, r.message) for r in found if r.status is status])
+        ]
+        text = "On the nodes:\n" + "\n".join(lines) if lines else NODES_LATER
+        self.query_one("#nodes", Static).update(Text(text))
+
+
+NODE_CHECKS = ("storage.network_fs", "storage.shared", "storage.job_logs")
+"""The storage checks made on the nodes over SSH (``checks.host_checks`` and
+``views.host_checks.shared_storage``, as ``check`` runs them)."""
+
+
+def _no_login(result: CheckResult) -> bool:
+    return result.check.startswith("ssh.") and result.status is Status.ERROR
+
+
+def on_the_nodes(results: list[CheckResult]) -> list[CheckResult]:
+    """The nodes' storage results, when every node let the wizard in; else none (a login
+    problem belongs to the SSH access screen, where the hosts are checked again)."""
+    if any(_no_login(r) for r in results):
+        return []
+    return [r for r in results if r.check.startswith(NODE_CHECKS)]
 
 
 def _scalar(text: str) -> str | int | bool:

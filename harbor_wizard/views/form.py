@@ -75,6 +75,8 @@ class FormScreen(Screen[None]):
         self._check_gen: dict[str, int] = {}
         self._check_results: dict[str, list[CheckResult]] = {}
         self._checking: set[str] = set()
+        self._painted: dict[str, set[str]] = {}
+        """The rows each check group marked last time (cleared before it marks again)."""
         self._loose_problems: list[str] = []
 
     @property
@@ -204,6 +206,7 @@ class FormScreen(Screen[None]):
             return  # a newer value superseded this check
         self._checking.discard(event.group)
         self._check_results[event.group] = event.results
+        forget_changed_warnings(self.draft.acknowledged, event.results)
         self.revalidate()  # also clears a "still running" refusal
         for check in self.live_checks():
             if check.group == event.group:
@@ -211,14 +214,28 @@ class FormScreen(Screen[None]):
         self.post_message(self.CheckPainted(event.group, event.generation, event.results))
 
     def paint_check(self, check: LiveCheck) -> None:
-        try:
-            row = self.query_one(f"#row-{_slug(check.anchor)}", FieldRow)
-        except Exception:
+        """Mark each result on the field it names (a refused password on Password), the
+        rest on the check's anchor; the anchor also says while the check runs."""
+        rows = {path: row for row in self.rows() for path in row.spec.paths}
+        anchor = rows.get(check.anchor)
+        if anchor is None:
             return
-        row.checking = check.group in self._checking
-        row.check = live.worst(self._check_results.get(check.group, []))
-        row.show()
-        self.results_changed(check.group, self._check_results.get(check.group, []))
+        results = self._check_results.get(check.group, [])
+        placed: dict[str, list[CheckResult]] = {}
+        for result in results:
+            owner = field_of(result.field_path, set(rows)) if result.field_path else None
+            path = rows[owner].spec.path if owner is not None else anchor.spec.path
+            placed.setdefault(path, []).append(result)
+        marked = self._painted.get(check.group, set()) | set(placed) | {anchor.spec.path}
+        for path in marked:
+            row = rows.get(path)
+            if row is None:
+                continue  # a field the screen no longer shows (recomposed)
+            row.checking = check.group in self._checking and row is anchor
+            row.check = live.worst(placed.get(path, []))
+            row.show()
+        self._painted[check.group] = set(placed)
+        self.results_changed(check.group, results)
 
     def results_changed(self, group: str, results: list[CheckResult]) -> None:
         """Hook for screens that show more of a check than one line (hosts, certificate)."""
@@ -260,7 +277,8 @@ class FormScreen(Screen[None]):
             for r in results
             if r.status is Status.WARNING
         ]
-        if warnings and not all(self.draft.acknowledged.get(w.target) for w in warnings):
+        acknowledged = self.draft.acknowledged
+        if warnings and not all(acknowledged.get(warning_key(w)) == w.message for w in warnings):
             text = "\n".join(f"warning: {w.message}" for w in warnings)
             self.wizard.confirm(
                 f"Go on with these warnings?\n{text}",
@@ -271,8 +289,24 @@ class FormScreen(Screen[None]):
 
     def _acknowledge(self, warnings: list[CheckResult]) -> None:
         for warning in warnings:
-            self.draft.acknowledged[warning.target] = warning.message
+            self.draft.acknowledged[warning_key(warning)] = warning.message
         self.wizard.forward(self)
+
+
+def warning_key(result: CheckResult) -> str:
+    """How an acknowledged warning is kept in ``Draft.acknowledged``: ``check target``
+    (Review names the screen from the check; two warnings about one host stay apart)."""
+    return f"{result.check} {result.target}"
+
+
+def forget_changed_warnings(acknowledged: dict[str, str], results: list[CheckResult]) -> None:
+    """A warning acknowledged earlier that is gone or says something else now is no longer
+    acknowledged: Review then lists the warnings the operator went on with, as they stand."""
+    current = {warning_key(r): r.message for r in results if r.status is Status.WARNING}
+    for result in results:
+        key = warning_key(result)
+        if key in acknowledged and acknowledged[key] != current.get(key):
+            del acknowledged[key]
 
 
 def _under(path: str, parent: str) -> bool:
@@ -281,9 +315,3 @@ def _under(path: str, parent: str) -> bool:
 
 def _failed(result: CheckResult | None) -> bool:
     return result is not None and result.status is Status.ERROR
-
-
-def _slug(path: str) -> str:
-    from harbor_wizard.views.fields import slug
-
-    return slug(path)

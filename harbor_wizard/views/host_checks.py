@@ -15,7 +15,7 @@ from pathlib import Path
 from fabric import Connection
 
 from harbor_wizard.answers import Answers
-from harbor_wizard.checks import CheckOptions, host_checks, hosts, ssh, vip
+from harbor_wizard.checks import CheckOptions, host_checks, hosts, shared_fs, ssh, vip
 from harbor_wizard.checks.result import CheckResult
 from harbor_wizard.connection import targets
 
@@ -46,7 +46,8 @@ def host_results(
 def shared_storage(
     answers: Answers, base_dir: Path, accepted: frozenset[str], timeout: float
 ) -> list[CheckResult]:
-    """/data/registry shared by every Harbor node (filesystem storage)."""
+    """The nodes' shared folders, as ``check`` sees them: /data/registry shared by every
+    Harbor node (filesystem storage), and /data/job_logs shared too (any storage)."""
     names = {node.name for node in answers.harbor_nodes}
     chosen = [t for t in targets(answers, base_dir) if t.name in names]
     connections: dict[str, Connection] = {}
@@ -59,8 +60,10 @@ def shared_storage(
                 results += found
             else:
                 connections[target.name] = connection
-        if connections:
+        if connections and answers.storage.provider == "filesystem":
             results += hosts.shared_registry(connections)
+        if connections:
+            results += shared_fs.job_logs(connections)
     finally:
         for connection in connections.values():
             connection.close()

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import ipaddress
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -51,22 +51,41 @@ def _installer(path: Path, version: str) -> list[CheckResult]:
     return installer.check(path, version)
 
 
-def _mariadb(database: Database, password: SecretStr) -> list[CheckResult]:
-    from harbor_wizard.checks import mariadb
+def _then_ha(
+    results: list[CheckResult], ha_check: Callable[[], list[CheckResult]]
+) -> list[CheckResult]:
+    """A service's login check, then (once it got in) its HA check, as ``check`` runs both:
+    a server that refused us would only add "cannot tell" to the login's error."""
+    from harbor_wizard.checks.result import Status
 
-    return mariadb.check(database, password, TIMEOUT)
+    if any(result.status is Status.ERROR for result in results):
+        return results
+    return results + ha_check()
+
+
+def _mariadb(database: Database, password: SecretStr) -> list[CheckResult]:
+    from harbor_wizard.checks import ha, mariadb
+
+    return _then_ha(
+        mariadb.check(database, password, TIMEOUT),
+        lambda: ha.mariadb_ha(database, password, TIMEOUT),
+    )
 
 
 def _postgres(clair: ClairDatabase, password: SecretStr) -> list[CheckResult]:
-    from harbor_wizard.checks import postgres
+    from harbor_wizard.checks import ha, postgres
 
-    return postgres.check(clair, password, TIMEOUT)
+    return _then_ha(
+        postgres.check(clair, password, TIMEOUT), lambda: ha.postgres_ha(clair, password, TIMEOUT)
+    )
 
 
 def _redis(endpoint: str) -> list[CheckResult]:
-    from harbor_wizard.checks import redis
+    from harbor_wizard.checks import ha, redis
 
-    return redis.check(endpoint, None, TIMEOUT)
+    return _then_ha(
+        redis.check(endpoint, None, TIMEOUT), lambda: ha.redis_ha(endpoint, None, TIMEOUT)
+    )
 
 
 def _storage(storage: Storage) -> list[CheckResult]:
@@ -160,6 +179,20 @@ async def in_daemon_thread(function: Callable[[], T]) -> T:
 
     threading.Thread(target=target, daemon=True, name="harbor-wizard-check").start()
     return await future
+
+
+def merged(said: Iterable[tuple[str, str]]) -> list[str]:
+    """(target, message) pairs as lines, a message said of several targets once, naming
+    them all: "harbor01, harbor02: /data/job_logs does not exist ..." (one line per node
+    would repeat a paragraph). A message that does not start with its target stays whole."""
+    targets: dict[str, list[str]] = {}
+    for target, message in said:
+        prefix = f"{target}: "
+        if message.startswith(prefix):
+            targets.setdefault(message.removeprefix(prefix), []).append(target)
+        else:
+            targets.setdefault(message, [])
+    return [f"{', '.join(names)}: {text}" if names else text for text, names in targets.items()]
 
 
 def worst(results: list[CheckResult]) -> CheckResult | None:
