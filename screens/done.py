@@ -1,4 +1,10 @@
-"""Done: where Harbor answers, what verification proved, where the records are."""
+"""Done: where Harbor answers, the warnings the install went on with, what verification
+proved, where the records are.
+
+Why the warnings come from the install's own preflight: they are what ``check`` says of the
+deployment as installed (a single Redis, job logs on local disks), so the title counts them
+instead of claiming a high availability the checks did not see.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from harbor_wizard.events import Outcome
+from harbor_wizard.plan import OPERATOR
+from harbor_wizard.steps.preflight import warnings_in
+from harbor_wizard.views.live import merged
+from harbor_wizard.views.progress import Progress
 from harbor_wizard.views.saving import replay_command
 
 
@@ -41,9 +51,18 @@ class DoneScreen(Screen[None]):
             if state is not None:
                 word = "ok" if state.outcome is Outcome.PASSED else state.status
                 lines.append(f"  [{word}] {state.host}: {state.title}: {state.message}")
-        yield Static("11 Done: Harbor is installed in high availability", classes="title")
+        warnings = preflight_warnings(progress)
+        yield Static(f"11 Done: Harbor is installed{_count(warnings)}", classes="title")
         with VerticalScroll(id="done"):
             yield Static(Text(f"Harbor answers at {url} (the VIP {answers.vip})."), id="url")
+            if warnings:
+                yield Static(
+                    Text(
+                        f"Warnings ({len(warnings)}) the install went on with; each says "
+                        "what to do:\n" + "\n".join(f"warning: {line}" for line in merged(warnings))
+                    ),
+                    id="warnings",
+                )
             yield Static(Text("Verification:\n" + ("\n".join(lines) or "  none ran")), id="verify")
             yield Static(
                 Text(
@@ -60,3 +79,20 @@ class DoneScreen(Screen[None]):
 
     def action_finish(self) -> None:
         self.wizard.exit(0)
+
+
+def preflight_warnings(progress: Progress) -> list[tuple[str, str]] | None:
+    """The warnings of this run's live checks as (target, "target: message"); None when
+    they did not run."""
+    state = progress.steps.get((OPERATOR, "checks"))
+    if state is None or state.outcome is not Outcome.PASSED:
+        return None
+    return [(line.partition(": ")[0], line) for line in warnings_in(state.output)]
+
+
+def _count(warnings: list[tuple[str, str]] | None) -> str:
+    if warnings is None:
+        return ""
+    if not warnings:
+        return "; no warnings"
+    return f"; {len(warnings)} warning{'s' if len(warnings) > 1 else ''}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from harbor_wizard.checks import CheckOptions, Status, run_all
+from collections.abc import Iterable
+
+from harbor_wizard.checks import CheckOptions, CheckResult, Status, run_all
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
 
@@ -18,7 +20,7 @@ class Preflight(Action):
         inputs = ctx.inputs
         results = run_all(inputs.answers, inputs.secrets, inputs.document.base_dir, self.options)
         for result in results:
-            ctx.emit_line(f"{result.status.value:7} {result.line}")
+            ctx.emit_line(output_line(result))
         errors = [r for r in results if r.status is Status.ERROR]
         warnings = [r for r in results if r.status is Status.WARNING]
         if self.options.strict:  # --strict: warnings stop the run like errors
@@ -34,3 +36,15 @@ class Preflight(Action):
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         raise AssertionError("checks change nothing")
+
+
+def output_line(result: CheckResult) -> str:
+    """One result as the step's output says it: its status, then ``target: message``."""
+    return f"{result.status.value:7} {result.line}"
+
+
+def warnings_in(lines: Iterable[str]) -> list[str]:
+    """The warnings (``target: message``) in a preflight's output: what the run went on
+    with, for the views that sum a run up (the TUI's done screen)."""
+    prefix = f"{Status.WARNING.value:7} "
+    return [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
