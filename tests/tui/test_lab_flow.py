@@ -3,6 +3,7 @@ planned exactly as --dry-run plans the written file, installed, verified."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -11,20 +12,23 @@ from textual.pilot import Pilot
 
 from harbor_wizard.checks.result import Status
 from harbor_wizard.inputs import load_inputs
-from harbor_wizard.plan import build_plan
+from harbor_wizard.plan import OPERATOR, build_plan
 from harbor_wizard.render import render
 from harbor_wizard.views.app import WizardApp
 from harbor_wizard.views.draft import Draft
 from harbor_wizard.views.fields import FieldRow
 from tests.lab import Lab
-from tests.tui.conftest import SIZE, fill, screen_name, settle
+from tests.tui.conftest import SIZE, fill, message, screen_name, settle
 from tests.tui.lab_values import screens
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
-async def fill_to_review(pilot: Pilot[WizardApp], lab: Lab) -> list[str]:
-    """Fill every screen; return the warnings acknowledged on the way."""
+async def fill_to_review(
+    pilot: Pilot[WizardApp], lab: Lab, marked: dict[str, str] | None = None
+) -> list[str]:
+    """Fill every screen; return the warnings acknowledged on the way. `marked` gets each
+    field's warning as its screen showed it (field path -> "warning: ...")."""
     app = pilot.app
     for name, values in screens(lab):
         assert screen_name(pilot) == name
@@ -36,6 +40,8 @@ async def fill_to_review(pilot: Pilot[WizardApp], lab: Lab) -> list[str]:
         for row in app.screen.query(FieldRow):
             assert row.error is None, (row.spec.path, row.error)
             assert row.check is None or row.check.status is not Status.ERROR, row.check
+            if marked is not None and row.check and row.check.status is Status.WARNING:
+                marked[row.spec.path] = message(pilot, row.spec.path)
         await pilot.press("f2")
         await pilot.pause()
         if screen_name(pilot) == "ConfirmScreen":  # the lab's own HA warnings
@@ -52,9 +58,20 @@ async def test_fill_review_save_install_done(
     monkeypatch.chdir(tmp_path)
     app = WizardApp(Draft.new())
     async with app.run_test(size=SIZE) as pilot:
-        warnings = await fill_to_review(pilot, lab)
+        marked: dict[str, str] = {}
+        warnings = await fill_to_review(pilot, lab, marked)
         # Only readiness warnings about the lab's single-machine services may remain.
         assert all("HA" in w or "filesystem" in w or "single" in w for w in warnings), warnings
+        # The lab's one MariaDB and one Redis: each screen says so beside the value, as
+        # `check` does (mariadb.ha, redis.ha), and Review lists them with their screen.
+        lone_db = f"MariaDB at {lab.mariadb.ip}:{lab.mariadb.port} has no Galera cluster"
+        lone_redis = f"Redis at {lab.redis.endpoint} has no replica"
+        assert marked["database.host"].startswith(f"warning: {lone_db}"), marked
+        assert marked["redis.endpoints[0]"].startswith(f"warning: {lone_redis}"), marked
+        listed = str(app.screen.query_one("#warnings").render())
+        assert f"warning (3 Harbor DB): {lone_db}" in listed, listed
+        assert f"warning (5 Redis): {lone_redis}" in listed, listed
+        assert "/data/job_logs does not exist" in listed, listed  # storage.job_logs
         await pilot.press("f2")
         await settle(pilot)
         review = app.screen
@@ -85,6 +102,21 @@ async def test_fill_review_save_install_done(
             if screen_name(pilot) == "InstallScreen" and install.result is not None:
                 assert install.result.ok, install.result.message
         assert screen_name(pilot) == "DoneScreen"
+        # Done counts the install's own warnings (as its checks step counted them), and
+        # claims no HA it did not see.
+        checks = app.run_result[1].steps[(OPERATOR, "checks")].message
+        counted = re.fullmatch(r"\d+ checks passed, (\d+) warning\(s\)", checks)
+        assert counted, checks
+        count = int(counted[1])
+        assert count >= 4, checks  # Harbor DB, Clair DB, Redis, job logs, ...
+        title = str(app.screen.query_one(".title").render())
+        assert title.endswith(f"Harbor is installed; {count} warnings"), title
+        assert "high availability" not in title
+        done_warnings = " ".join(str(app.screen.query_one("#warnings").render()).split())
+        assert done_warnings.startswith(f"Warnings ({count}) the install went on with")
+        assert f"warning: database: {lone_db}" in done_warnings, done_warnings
+        assert f"warning: redis: {lone_redis}" in done_warnings, done_warnings
+        assert "/data/job_logs does not exist" in done_warnings, done_warnings
         verify = str(app.screen.query_one("#verify").render())
         assert "[ok]" in verify
         assert "[failed]" not in verify
