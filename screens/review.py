@@ -148,7 +148,7 @@ class ReviewScreen(Screen[None]):
     def _warnings(self) -> str:
         acknowledged = self.wizard.draft.acknowledged
         if not acknowledged:
-            return "Warnings: none was shown on the way (the install checks again)."
+            return "Warnings: none so far (the install checks everything again)."
         by_screen: dict[str, list[tuple[str, str]]] = {}
         for key, message in acknowledged.items():  # keys: views.form.warning_key
             check, _, target = key.partition(" ")
