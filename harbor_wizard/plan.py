@@ -1,8 +1,9 @@
 """The plan: deployment > phase > host > step, built from the validated inputs alone.
 
 Why a tree of plain data: it prints as the ``--dry-run`` text and the TUI's review, drives
-the progress tree, and is what the journal records. Phases run one after another; within
-a phase hosts run in parallel, each host's steps in order.
+the progress tree, and is what the journal records. Phases run one after another (the load
+balancers beside the nodes' files); within a phase hosts run in parallel, each host's steps
+in order.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class Phase:
     hosts: tuple[HostPlan, ...]
     note: str = ""
     """How its hosts take turns, when not simply all at once."""
+    beside_next: bool = False
+    """Runs at the same time as the next phase: neither needs the other's work, so the
+    load balancers' start (and their VRRP election) overlaps the nodes' files. A failure
+    in either stops the run once both have ended."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,8 @@ class Plan:
         lines = [f"Plan for deployment '{self.deployment}':"]
         for number, phase in enumerate(self.phases, 1):
             parallel = " (hosts in parallel)" if len(phase.hosts) > 1 and not phase.note else ""
-            lines.append(f"{number}. {phase.name}{parallel}")
+            beside = f", at the same time as phase {number + 1}" if phase.beside_next else ""
+            lines.append(f"{number}. {phase.name}{parallel}{beside}")
             if phase.note:
                 lines.append(f"   {phase.note}")
             for host in phase.hosts:
@@ -82,6 +88,19 @@ class Plan:
                 lines.append(f"   {host.host}{where}")
                 lines += [f"     - {step.title}" for step in host.steps]
         return "\n".join(lines)
+
+    def rounds(self) -> list[tuple[Phase, ...]]:
+        """The phases in the order they run: each round's phases at the same time."""
+        rounds: list[tuple[Phase, ...]] = []
+        together: list[Phase] = []
+        for phase in self.phases:
+            together.append(phase)
+            if not phase.beside_next:
+                rounds.append(tuple(together))
+                together = []
+        if together:
+            rounds.append(tuple(together))
+        return rounds
 
     def hosts(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -120,7 +139,8 @@ def build_plan(
         Phase("installer", (HostPlan(OPERATOR, None, (distribute,)),)),
     ]
     if answers.load_balancer.mode != "external":
-        phases.append(Phase("load balancers", tuple(_lb_plan(inputs, files))))
+        lbs = tuple(_lb_plan(inputs, files))
+        phases.append(Phase("load balancers", lbs, beside_next=True))
     nodes = [
         _node_plan(inputs, files, installer, node.name, str(node.address))
         for node in answers.harbor_nodes

@@ -1,10 +1,11 @@
 """Carries out a plan over SSH and says what happens, as events.
 
 One fabric connection per host, opened by the one factory that verifies host keys, and
-reused for every step of that host. Phases run in order; within a phase, hosts run in
-parallel (bounded) and each host's steps in order. When a step fails, the other hosts
-finish the step they are in and the run stops at the phase boundary. The runner knows
-nothing about how events are shown.
+reused for every step of that host. Phases run in order (those the plan marks to run
+beside the next one, at the same time); within a phase, hosts run in parallel (bounded)
+and each host's steps in order. When a step fails, the other hosts finish the step they
+are in and the run stops at the phase boundary. The runner knows nothing about how events
+are shown.
 """
 
 from __future__ import annotations
@@ -117,12 +118,12 @@ class Runner:
         self.emit(RunStarted(deployment=self.plan.deployment, dry_run=self.options.dry_run))
         locks: list[OperatorLock | HostLock] = []
         try:
-            for phase in self.plan.phases:
-                if not self.options.dry_run and not self._take_locks(phase, locks):
+            for phases in self.plan.rounds():
+                if not self.options.dry_run and not self._take_locks(phases[0], locks):
                     result.ok = False
                     result.message = self._lock_problem
                     break
-                if not self._run_phase(phase, result):
+                if not self._run_round(phases, result):
                     break
         finally:
             for lock in reversed(locks):
@@ -192,10 +193,23 @@ class Runner:
         lbs = answers.load_balancer.nodes
         return lbs[0].name if lbs else answers.harbor_nodes[0].name
 
-    def _run_phase(self, phase: Phase, result: RunResult) -> bool:
+    def _run_round(self, phases: tuple[Phase, ...], result: RunResult) -> bool:
+        """Phases that run at the same time; a failure in one lets the others end their
+        phase, then the run stops there (as hosts within a phase do)."""
+        if len(phases) == 1:
+            problems = [self._run_phase(phases[0], result)]
+        else:
+            with ThreadPoolExecutor(max_workers=len(phases)) as pool:
+                problems = list(pool.map(lambda phase: self._run_phase(phase, result), phases))
+        found = [problem for problem in problems if problem]
+        if found:
+            result.ok, result.message = False, "; ".join(found)
+        return not found
+
+    def _run_phase(self, phase: Phase, result: RunResult) -> str | None:
+        """Run one phase; what stopped it, or None."""
         if self.cancelled:
-            result.ok, result.message = False, f"interrupted before phase '{phase.name}'"
-            return False
+            return f"interrupted before phase '{phase.name}'"
         self.emit(PhaseStarted(phase=phase.name, hosts=tuple(h.host for h in phase.hosts)))
         failed = threading.Event()
         workers = self.options.parallel or len(phase.hosts)
@@ -207,14 +221,16 @@ class Runner:
                 future.result()
         self.emit(PhaseFinished(phase=phase.name, failed=failed.is_set()))
         if failed.is_set():
-            failures = [f"{h}/{s}" for (h, s), o in result.outcomes.items() if o is Outcome.FAILED]
-            result.ok = False
-            result.message = f"phase '{phase.name}' failed: {', '.join(failures)}"
-            return False
+            mine = {(host.host, action.step_id) for host in phase.hosts for action in host.steps}
+            failures = [
+                f"{h}/{s}"
+                for (h, s), o in list(result.outcomes.items())
+                if o is Outcome.FAILED and (h, s) in mine
+            ]
+            return f"phase '{phase.name}' failed: {', '.join(failures)}"
         if self.cancelled:
-            result.ok, result.message = False, f"interrupted during phase '{phase.name}'"
-            return False
-        return True
+            return f"interrupted during phase '{phase.name}'"
+        return None
 
     def _run_host(
         self, phase: Phase, host: HostPlan, failed: threading.Event, result: RunResult
