@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from harbor_wizard.answers import bounded
+from harbor_wizard.answers import bounded, messages, partial
 from harbor_wizard.answers.model import SUPPORTED_VERSION, Answers
 from harbor_wizard.answers.types import SecretRef, secret_ref
 from harbor_wizard.problems import InvalidInput, Problem
@@ -104,16 +104,17 @@ def line_of(root: Any, loc: Loc) -> int | None:
     return line
 
 
-_HINTS = {
-    "missing": "this field is required",
-    "extra_forbidden": "unknown key: remove it, or check its spelling against "
-    "`harbor-wizard schema`",
-}
-
+_UNKNOWN_KEY = (
+    "unknown key: remove it, or check its spelling against `harbor-wizard schema` "
+    "(e.g. with_clair, not with-clair)"
+)
+_REQUIRED = frozenset({"missing", "empty"})
+"""Error kinds said as "is required: <what the field is>, e.g. <a right value>"."""
 
 _SCALARS = (str, int, float, bool)
 _OWN_MESSAGES = frozenset(
-    # Our own messages already name the value, or (secrets) must never show it.
+    # Our own messages (answers.types, the model's validators) already say what is wrong
+    # with an example, name the value, or (secrets) must never show it.
     {
         "rule",
         "secret_in_file",
@@ -125,10 +126,12 @@ _OWN_MESSAGES = frozenset(
         "hostname",
         "user_name",
         "address",
-        "path",
+        "installer_name",
+        "harbor_version",
+        "endpoint",
+        "storage_key",
         "profile",
         "notary",
-        *_HINTS,
     }
 )
 
@@ -157,20 +160,58 @@ def _is_secret_field(loc: Loc) -> bool:
     return False
 
 
+def _message(item: Any, loc: Loc) -> str:
+    """The operator's words for one pydantic error: never its own text (patterns, types)."""
+    kind = item["type"]
+    if kind in _REQUIRED:
+        return messages.required(loc)
+    if kind == "extra_forbidden":
+        return _UNKNOWN_KEY
+    if kind == "rule":
+        return str(item["msg"])
+    if _is_secret_field(loc):
+        return _SECRET_IN_FILE
+    if kind == "literal_error" and loc == ("version",):
+        return f"must be {SUPPORTED_VERSION}: the answers file format this harbor-wizard reads"
+    if kind in _OWN_MESSAGES:
+        return str(item["msg"])
+    message = messages.malformed(loc)
+    if isinstance(item.get("input"), _SCALARS):
+        message = f"{message} (got {item['input']!r})"
+    return message
+
+
+def _loc(item: Any) -> Loc:
+    return tuple(p for p in item["loc"] if not _is_synthetic(p))
+
+
 def problems_from(error: ValidationError, root: Any, source: str | None) -> list[Problem]:
     problems: dict[tuple[str, str], Problem] = {}
     for item in error.errors(include_url=False):
-        loc = tuple(p for p in item["loc"] if not _is_synthetic(p))
-        message = _HINTS.get(item["type"], item["msg"])
-        if item["type"] == "literal_error" and loc == ("version",):
-            message = f"must be {SUPPORTED_VERSION}"
-        elif _is_secret_field(loc) and item["type"] != "missing":
-            message = _SECRET_IN_FILE
-        elif item["type"] not in _OWN_MESSAGES and isinstance(item.get("input"), _SCALARS):
-            message = f"{message} (got {item['input']!r})"
-        problem = Problem(dotted(loc), message, line_of(root, loc), source)
+        loc = _loc(item)
+        problem = Problem(dotted(loc), _message(item, loc), line_of(root, loc), source)
         problems.setdefault((problem.path, problem.message), problem)
     return list(problems.values())
+
+
+def validate(
+    data: Any, root: Any = None, source: str | None = None
+) -> tuple[Answers | None, list[Problem]]:
+    """The answers, or every problem with them: each field's own, and every rule between
+    fields that the valid fields break (pydantic alone would hold those back until all
+    fields are valid). `root`: the YAML tree, for line numbers."""
+    try:
+        return Answers.model_validate(data), []
+    except ValidationError as error:
+        problems = problems_from(error, root, source)
+        invalid = {_loc(item) for item in error.errors(include_url=False) if item["type"] != "rule"}
+    seen = {(p.path, p.message) for p in problems}
+    for rule in partial.broken_rules(data, invalid):
+        problem = Problem(dotted(rule.loc), rule.message, line_of(root, rule.loc), source)
+        if (problem.path, problem.message) not in seen:
+            seen.add((problem.path, problem.message))
+            problems.append(problem)
+    return None, problems
 
 
 def _is_synthetic(part: str | int) -> bool:
@@ -282,10 +323,9 @@ def check_version(tree: CommentedMap, source: str | None) -> None:
 def loads(text: str, source: str | None = None, path: Path | None = None) -> AnswersDocument:
     tree, indent = parse(text, source)
     check_version(tree, source)
-    try:
-        answers = Answers.model_validate(_plain(tree))
-    except ValidationError as error:
-        raise InvalidInput(problems_from(error, tree, source)) from None
+    answers, problems = validate(_plain(tree), tree, source)
+    if answers is None:
+        raise InvalidInput(problems)
     return AnswersDocument(answers=answers, tree=tree, path=path, indent=indent)
 
 

@@ -7,9 +7,7 @@ operator's files (certificates) live in ``harbor_wizard.answers.files``.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -23,20 +21,35 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from harbor_wizard.answers.rules import (
+    MAX_HARBOR_NODES,
+    MIN_HARBOR_NODES,
+    STORAGE_REQUIRED,
+    STORAGE_SECRETS,
+    Rule,
+    clair_database_rules,
+    deployment_rules,
+    load_balancer_rules,
+    storage_rules,
+)
 from harbor_wizard.answers.types import (
     SECRET_MARKER,
     Address,
     DnsName,
+    Endpoint,
+    HarborVersion,
     InstallerPath,
     Interface,
     LocalPath,
     Name,
     Port,
     SecretRef,
+    StorageKey,
     UserName,
     single_line,
-    storage_value_problem,
 )
+
+__all__ = ["STORAGE_REQUIRED", "STORAGE_SECRETS", "Rule"]
 
 SUPPORTED_VERSION = 1
 """The answers file version this tool reads and writes."""
@@ -44,13 +57,38 @@ SUPPORTED_VERSION = 1
 SAMPLE_HOSTNAMES = frozenset({"reg.mydomain.com", "localhost", "localhost.localdomain"})
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A broken rule between fields, reported at the field that has to change."""
+class _Fields:
+    """A model's own (validated) fields, as the rules read them (``rules.Values``)."""
 
-    loc: tuple[str | int, ...]
-    message: str
-    value: Any = None
+    def __init__(self, model: BaseModel) -> None:
+        self._model = model
+
+    def _at(self, loc: tuple[str | int, ...]) -> Any:
+        node: Any = self._model
+        for part in loc:
+            if isinstance(node, list) and isinstance(part, int):
+                node = node[part] if part < len(node) else None
+            elif isinstance(node, dict):
+                node = node.get(part)
+            elif isinstance(node, BaseModel) and isinstance(part, str):
+                node = getattr(node, part, None)
+            else:
+                return None
+        return node
+
+    def get(self, *loc: str | int) -> Any:
+        return self._at(loc)
+
+    def has(self, *loc: str | int) -> bool:
+        return self._at(loc) is not None
+
+    def count(self, *loc: str | int) -> int | None:
+        node = self._at(loc)
+        return len(node) if isinstance(node, list) else None
+
+    def keys(self, *loc: str | int) -> list[str]:
+        node = self._at(loc)
+        return [str(key) for key in node] if isinstance(node, dict) else []
 
 
 def _raise_rules(model_name: str, rules: Iterable[Rule]) -> None:
@@ -75,13 +113,10 @@ class StrictModel(BaseModel):
 
 
 class HarborSettings(StrictModel):
-    version: Annotated[
-        str,
-        Field(
-            pattern=r"^1\.4\.\d+$",
-            description="Harbor release of the offline installer: the 1.4.x profile.",
-        ),
-    ] = "1.4.0"
+    version: HarborVersion = Field(
+        default="1.4.0",
+        description="Harbor release of the offline installer: the 1.4.x profile.",
+    )
     installer: InstallerPath = Field(
         description="The Harbor offline installer .tgz on the operator's machine."
     )
@@ -97,17 +132,6 @@ class HarborSettings(StrictModel):
     )
     admin_password: SecretRef = SECRET_MARKER
 
-    @field_validator("version", mode="before")
-    @classmethod
-    def _known_profile(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.startswith("2."):
-            raise PydanticCustomError(
-                "profile",
-                "Harbor {value} is not supported yet: this release installs Harbor 1.4.x",
-                {"value": value},
-            )
-        return value
-
     @field_validator("hostname")
     @classmethod
     def _not_sample(cls, value: str) -> str:
@@ -116,7 +140,7 @@ class HarborSettings(StrictModel):
                 "hostname",
                 "'{value}' cannot be Harbor's hostname: clients outside the nodes must reach "
                 "it (install.sh also refuses the sample reg.mydomain.com); use the FQDN that "
-                "resolves to the VIP, or the VIP",
+                "resolves to the VIP, or the VIP, e.g. registry.example.com",
                 {"value": value},
             )
         return value
@@ -178,38 +202,7 @@ class LoadBalancer(StrictModel):
 
     @model_validator(mode="after")
     def _mode_rules(self) -> Self:
-        rules: list[Rule] = []
-        if self.mode == "external":
-            for field in ("interface", "virtual_router_id", "auth_pass"):
-                if getattr(self, field) is not None:
-                    rules.append(Rule((field,), "not used in external mode: remove it"))
-            if self.nodes:
-                rules.append(
-                    Rule(("nodes",), "external mode has no LB hosts of ours: remove nodes")
-                )
-        else:
-            if self.interface is None:
-                rules.append(Rule(("interface",), "required with Keepalived (e.g. ens160)"))
-            if self.virtual_router_id is None:
-                rules.append(Rule(("virtual_router_id",), "required with Keepalived: 1..255"))
-            if self.auth_pass is None:
-                rules.append(Rule(("auth_pass",), "required with Keepalived: '<secret>'"))
-            if len(self.nodes) != 2:
-                rules.append(
-                    Rule(
-                        ("nodes",),
-                        f"exactly two load balancers are needed, found {len(self.nodes)}",
-                    )
-                )
-            elif self.nodes[0].priority == self.nodes[1].priority:
-                rules.append(
-                    Rule(
-                        ("nodes", 1, "priority"),
-                        "the two priorities must differ: the higher one holds the VIP",
-                        self.nodes[1].priority,
-                    )
-                )
-        _raise_rules("LoadBalancer", rules)
+        _raise_rules("LoadBalancer", load_balancer_rules(_Fields(self)))
         return self
 
     @property
@@ -243,26 +236,14 @@ class ClairDatabase(StrictModel):
 
     @model_validator(mode="after")
     def _database_is_user(self) -> Self:
-        if self.database != self.user:
-            _raise_rules(
-                "ClairDatabase",
-                [
-                    Rule(
-                        ("database",),
-                        f"must be '{self.user}' (the user name): Harbor 1.4's Clair DSN has no "
-                        "database name, so Clair uses the database named after the user while "
-                        "the UI would read this one",
-                        self.database,
-                    )
-                ],
-            )
+        _raise_rules("ClairDatabase", clair_database_rules(_Fields(self)))
         return self
 
 
 class Redis(StrictModel):
-    endpoints: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9.-]+:\d{1,5}$")]] = Field(
-        min_length=1,
+    endpoints: list[Endpoint] = Field(
         description="host:port of the Redis server. Harbor 1.4 uses exactly one.",
+        json_schema_extra={"minItems": 1, "maxItems": 1},
     )
     password: SecretRef | None = Field(
         default=None,
@@ -271,25 +252,6 @@ class Redis(StrictModel):
 
 
 StorageProvider = Literal["filesystem", "s3", "swift", "azure", "gcs", "oss"]
-
-STORAGE_REQUIRED: dict[str, tuple[str, ...]] = {
-    "filesystem": (),
-    "s3": ("region", "bucket"),
-    "swift": ("username", "password", "authurl", "container"),
-    "azure": ("accountname", "accountkey", "container"),
-    "gcs": ("bucket",),
-    "oss": ("accesskeyid", "accesskeysecret", "region", "bucket"),
-}
-STORAGE_SECRETS: dict[str, frozenset[str]] = {
-    "filesystem": frozenset(),
-    "s3": frozenset({"secretkey"}),
-    "swift": frozenset({"password", "secretkey"}),
-    "azure": frozenset({"accountkey"}),
-    "gcs": frozenset(),
-    "oss": frozenset({"accesskeysecret"}),
-}
-
-StorageKey = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 def _storage_value(value: str | int | bool) -> str | int | bool:
@@ -309,42 +271,7 @@ class Storage(StrictModel):
 
     @model_validator(mode="after")
     def _provider_rules(self) -> Self:
-        rules: list[Rule] = []
-        for key in STORAGE_REQUIRED[self.provider]:
-            if key not in self.config:
-                rules.append(Rule(("config",), f"the {self.provider} driver needs '{key}'"))
-        for key, value in self.config.items():
-            is_secret = key in STORAGE_SECRETS[self.provider]
-            # Secret values are checked where they are read (harbor_wizard.secrets); one
-            # written here by mistake is refused below, and never shown.
-            problem = (
-                storage_value_problem(value, secret=is_secret)
-                if isinstance(value, str) and value != SECRET_MARKER
-                else None
-            )
-            if problem:
-                rules.append(Rule(("config", key), problem, None if is_secret else value))
-            if is_secret and value != SECRET_MARKER:
-                rules.append(
-                    Rule(
-                        ("config", key),
-                        "holds a credential: write '<secret>' and give the value with "
-                        "--secrets FILE, an environment variable or the keyring",
-                    )
-                )
-            if value == SECRET_MARKER and not is_secret:
-                rules.append(Rule(("config", key), "only credentials can be '<secret>'", value))
-        root = self.config.get("rootdirectory")
-        if self.provider == "filesystem" and root not in (None, "/storage"):
-            rules.append(
-                Rule(
-                    ("config", "rootdirectory"),
-                    "must be /storage (the registry container's view of /data/registry) or "
-                    "absent; mount the shared filesystem at /data/registry on every node",
-                    root,
-                )
-            )
-        _raise_rules("Storage", rules)
+        _raise_rules("Storage", storage_rules(_Fields(self)))
         return self
 
     def secret_keys(self) -> list[str]:
@@ -369,7 +296,11 @@ class Answers(StrictModel):
     vip: Address = Field(description="The virtual IP clients use.")
     ssh: SshSettings = Field(default_factory=SshSettings)
     load_balancer: LoadBalancer
-    harbor_nodes: list[HarborNode] = Field(min_length=2, max_length=64)
+    harbor_nodes: list[HarborNode] = Field(
+        # The count is a rule (rules.harbor_node_count): checked and said the same way in
+        # the model, the loader and the TUI; the schema still tells editors.
+        json_schema_extra={"minItems": MIN_HARBOR_NODES, "maxItems": MAX_HARBOR_NODES},
+    )
     database: Database
     clair_database: ClairDatabase | None = None
     redis: Redis
@@ -378,96 +309,8 @@ class Answers(StrictModel):
 
     @model_validator(mode="after")
     def _deployment_rules(self) -> Self:
-        _raise_rules("Answers", self._broken_rules())
+        _raise_rules("Answers", deployment_rules(_Fields(self)))
         return self
-
-    def _broken_rules(self) -> Iterator[Rule]:
-        harbor = self.harbor
-        if harbor.with_clair and self.clair_database is None:
-            yield Rule(("clair_database",), "required when harbor.with_clair is true")
-        if not harbor.with_clair and self.clair_database is not None:
-            yield Rule(("clair_database",), "only used with harbor.with_clair: true; remove it")
-        if harbor.protocol == "https" and self.tls is None:
-            yield Rule(("tls",), "required when harbor.protocol is https")
-        if harbor.protocol == "http" and self.tls is not None:
-            yield Rule(("tls",), "only used when harbor.protocol is https; remove it")
-        if self.redis.password is not None:
-            yield Rule(
-                ("redis", "password"),
-                "Harbor 1.4 cannot use a password-protected Redis: its registry reads "
-                "redis_url as a bare host:port with no password (while the UI would send "
-                "one), so one of them always fails; use a Redis without requirepass on a "
-                "protected network and remove this field",
-            )
-        if len(self.redis.endpoints) != 1:
-            yield Rule(
-                ("redis", "endpoints"),
-                "Harbor 1.4 takes exactly one Redis endpoint (neither its registry nor its "
-                "UI can use a list); put Sentinel or a proxy behind one address",
-            )
-        yield from self._hostname_rules()
-        yield from self._address_rules()
-
-    def _hostname_rules(self) -> Iterator[Rule]:
-        try:
-            as_ip = ipaddress.IPv4Address(self.harbor.hostname)
-        except ValueError:
-            return
-        if as_ip != self.vip:
-            yield Rule(
-                ("harbor", "hostname"),
-                f"is an IP address but not the VIP {self.vip}: clients must come in "
-                "through the VIP; use the VIP or an FQDN that resolves to it",
-                self.harbor.hostname,
-            )
-
-    def _address_rules(self) -> Iterator[Rule]:
-        seen_names: dict[str, tuple[str | int, ...]] = {}
-        seen_addresses: dict[ipaddress.IPv4Address, tuple[str | int, ...]] = {self.vip: ("vip",)}
-        hosts: list[tuple[tuple[str | int, ...], str, ipaddress.IPv4Address]] = [
-            (("load_balancer", "nodes", i), node.name, node.address)
-            for i, node in enumerate(self.load_balancer.nodes)
-        ] + [
-            (("harbor_nodes", i), node.name, node.address)
-            for i, node in enumerate(self.harbor_nodes)
-        ]
-        for loc, name, address in hosts:
-            if name in seen_names:
-                yield Rule((*loc, "name"), f"'{name}' is used twice; host names are unique", name)
-            seen_names.setdefault(name, loc)
-            if address == self.vip:
-                yield Rule(
-                    (*loc, "address"), "is the VIP: the VIP is no host's address", str(address)
-                )
-            elif address in seen_addresses:
-                yield Rule(
-                    (*loc, "address"),
-                    f"{address} is used twice; every host needs its own address",
-                    str(address),
-                )
-            seen_addresses.setdefault(address, loc)
-        lb = self.load_balancer
-        if lb.mode == "external":
-            return
-        network = ipaddress.IPv4Network(f"{self.vip}/{lb.prefix_length}", strict=False)
-        for i, node in enumerate(lb.nodes):
-            if node.address not in network:
-                yield Rule(
-                    ("load_balancer", "nodes", i, "address"),
-                    f"{node.address} is not in the VIP's network {network}: VRRP needs "
-                    "the VIP and both load balancers on one subnet",
-                    str(node.address),
-                )
-        if lb.mode == "lvs-dr":
-            for i, harbor_node in enumerate(self.harbor_nodes):
-                if harbor_node.address not in network:
-                    yield Rule(
-                        ("harbor_nodes", i, "address"),
-                        f"{harbor_node.address} is not in the VIP's network {network}: LVS-DR "
-                        "only rewrites MAC addresses, so nodes share the LBs' segment "
-                        "(or choose mode haproxy)",
-                        str(harbor_node.address),
-                    )
 
     def hosts(self) -> list[tuple[str, str]]:
         """Every host the wizard manages, as (name, address), LBs first."""

@@ -136,7 +136,59 @@ def identifier(value: str) -> str:
         raise _fail(
             "identifier",
             "'{value}' is not a safe name: use letters, digits, '-' and '_' "
-            "(1-63 characters, starting and ending with a letter or digit)",
+            "(1-63 characters, starting and ending with a letter or digit), e.g. harbor01",
+            value=value,
+        )
+    return value
+
+
+_HARBOR_14 = re.compile(r"^1\.4\.\d+$")
+
+
+def harbor_version(value: str) -> str:
+    """The release of the offline installer: this tool has the Harbor 1.4 profile only."""
+    if value.startswith("2."):
+        raise _fail(
+            "profile",
+            "Harbor {value} is not supported yet: this release installs Harbor 1.4.x, e.g. 1.4.0",
+            value=value,
+        )
+    if not _HARBOR_14.match(value):
+        raise _fail(
+            "harbor_version",
+            "'{value}' is not a Harbor 1.4 release: write the version of the offline "
+            "installer, e.g. 1.4.0",
+            value=value,
+        )
+    return value
+
+
+_ENDPOINT = re.compile(r"^[A-Za-z0-9.-]+:(\d{1,5})$")
+
+
+def endpoint(value: str) -> str:
+    """host:port, as Harbor 1.4's registry reads redis_url (no scheme, no password)."""
+    match = _ENDPOINT.match(value)
+    if not match or not 1 <= int(match.group(1)) <= 65535:
+        raise _fail(
+            "endpoint",
+            "'{value}' is not host:port: the Redis server's name or IPv4 address, a colon "
+            "and its port (1 to 65535), e.g. redis.example.com:6379",
+            value=value,
+        )
+    return value
+
+
+_STORAGE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def storage_key(value: str) -> str:
+    if not _STORAGE_KEY.match(value):
+        raise _fail(
+            "storage_key",
+            "'{value}' is not a storage setting name: lower-case letters, digits and '_', "
+            "starting with a letter, as in the Docker registry storage driver docs, e.g. "
+            "rootdirectory",
             value=value,
         )
     return value
@@ -151,7 +203,11 @@ def interface(value: str) -> str:
             value=value,
         )
     if value == "lo":
-        raise _fail("interface", "VRRP cannot run on the loopback interface 'lo'")
+        raise _fail(
+            "interface",
+            "VRRP cannot run on the loopback interface 'lo': use the interface of the "
+            "network the VIP is on, e.g. ens160",
+        )
     return value
 
 
@@ -167,12 +223,17 @@ def dns_name(value: str) -> str:
     if len(value) > 253 or not all(_LABEL.match(label) for label in labels):
         raise _fail(
             "hostname",
-            "'{value}' is neither an IPv4 address nor a DNS name "
-            "(letters, digits and '-' in dot-separated labels, no port)",
+            "'{value}' is neither an IPv4 address nor a DNS name (letters, digits and '-' "
+            "in dot-separated labels, no port), e.g. db.example.com or 192.0.2.30",
             value=value,
         )
     if labels[-1].isdigit():
-        raise _fail("hostname", "'{value}' looks like an incomplete IP address", value=value)
+        raise _fail(
+            "hostname",
+            "'{value}' looks like an incomplete IP address: write all four numbers, "
+            "e.g. 192.0.2.30",
+            value=value,
+        )
     return value
 
 
@@ -181,7 +242,7 @@ def user_name(value: str) -> str:
         raise _fail(
             "user_name",
             "'{value}' is not a safe user name: letters, digits, '_', '.', '-', "
-            "starting with a letter or '_'",
+            "starting with a letter or '_', e.g. root",
             value=value,
         )
     return value
@@ -191,7 +252,9 @@ def routable_ipv4(value: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
     if value.is_loopback or value.is_multicast or value.is_unspecified or value.is_link_local:
         raise _fail(
             "address",
-            "{value} cannot be a host's address (loopback, multicast, link-local or unspecified)",
+            "{value} is a loopback, multicast, link-local or unspecified address: other "
+            "hosts cannot reach it there; use an address on the hosts' network, "
+            "e.g. 192.0.2.21",
             value=str(value),
         )
     return value
@@ -200,7 +263,8 @@ def routable_ipv4(value: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
 def local_path(value: str) -> str:
     single_line(value)
     if not value:
-        raise _fail("path", "must not be empty")
+        # Said as a missing value is, with the field's own example (answers.messages).
+        raise _fail("empty", "is empty")
     return value
 
 
@@ -241,6 +305,15 @@ Interface = Annotated[str, AfterValidator(interface)]
 DnsName = Annotated[str, AfterValidator(dns_name)]
 UserName = Annotated[str, AfterValidator(user_name)]
 Address = Annotated[ipaddress.IPv4Address, AfterValidator(routable_ipv4)]
+HarborVersion = Annotated[
+    str, AfterValidator(harbor_version), Field(json_schema_extra={"pattern": _HARBOR_14.pattern})
+]
+Endpoint = Annotated[
+    str, AfterValidator(endpoint), Field(json_schema_extra={"pattern": _ENDPOINT.pattern})
+]
+StorageKey = Annotated[
+    str, AfterValidator(storage_key), Field(json_schema_extra={"pattern": _STORAGE_KEY.pattern})
+]
 LocalPath = Annotated[
     str,
     AfterValidator(local_path),

@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap
 
 from harbor_wizard import redact
@@ -25,9 +24,11 @@ from harbor_wizard.answers.document import (
     dotted,
     from_answers,
     parse,
-    problems_from,
     read_text,
+    validate,
 )
+from harbor_wizard.answers.messages import required
+from harbor_wizard.problems import InvalidInput, Problem
 from harbor_wizard.secrets import secret_paths, value_problem
 from harbor_wizard.views.tree_merge import merge, plain
 
@@ -59,6 +60,11 @@ OPTIONAL_SECTIONS = {
     "clair_database": {"port": 5432, "user": "postgres", "database": "postgres"},
     "tls": {},
 }
+
+
+class DraftInvalid(InvalidInput, ValueError):
+    """The draft is not yet valid answers: every problem, in the loader's words (a
+    ValueError too, for callers that only need to know that it is not complete)."""
 
 
 def parse_path(path: str) -> tuple[Part, ...]:
@@ -190,27 +196,30 @@ class Draft:
 
     # -- verdicts -------------------------------------------------------------------
     def problems(self) -> dict[str, str]:
-        """Every problem by dotted field path: the model's, then each secret value's."""
+        """Every problem by dotted field path, in the loader's words: each field's own,
+        the rules between the fields that are valid so far, then each secret value's."""
+        answers, problems = validate(self.data)
         found: dict[str, str] = {}
-        try:
-            Answers.model_validate(self.data)
-        except ValidationError as error:
-            for problem in problems_from(error, None, None):
-                found.setdefault(problem.path, problem.message)
-        for path in self.secret_paths():
-            message = value_problem(path, self.secrets.get(path, ""))
+        for problem in problems:
+            found.setdefault(problem.path, problem.message)
+        paths = secret_paths(answers) if answers else _marker_paths(self.data, "")
+        for path in paths:
+            value = self.secrets.get(path, "")
+            message = value_problem(path, value) if value else required(parse_path(path))
             if message and path not in found:
                 found[path] = message
         return found
 
     def secret_paths(self) -> list[str]:
-        try:
-            return secret_paths(Answers.model_validate(self.data))
-        except ValidationError:
-            return _marker_paths(self.data, "")
+        answers, _ = validate(self.data)
+        return secret_paths(answers) if answers else _marker_paths(self.data, "")
 
     def answers(self) -> Answers:
-        return Answers.model_validate(self.data)
+        """The valid answers, or DraftInvalid with every problem (never pydantic's text)."""
+        answers, problems = validate(self.data)
+        if answers is None:
+            raise DraftInvalid(problems or [Problem("", "the answers are not complete")])
+        return answers
 
     def to_document(self) -> AnswersDocument:
         """The file to write: the loaded tree edited in place (comments survive), or new."""
