@@ -68,9 +68,10 @@ class TopologyScreen(FormScreen):
             answers = self.draft.answers()  # complete: its LBs can say whose the VIP is
         except ValueError:
             answers = None
-        accepted = frozenset(self.draft.accepted)
+        draft = self.draft
+        accepted = frozenset(draft.accepted)
         return partial(
-            vip_check, self.wizard.probes, address, answers, self.draft.base_dir, accepted
+            vip_check, self.wizard.probes, address, answers, draft.base_dir, accepted, draft.path
         )
 
     def _installer_job(self) -> Job | None:

@@ -138,19 +138,36 @@ def vip_check(
     answers: Answers | None,
     base_dir: Path,
     accepted: frozenset[str],
+    saved: Path | None = None,
 ) -> list[CheckResult]:
     """The VIP as the preflight judges it: free, or in use by this deployment's own LB
-    (``checks.vip.owned``, a re-run or a change of an installed deployment). Whose it is
-    can only be asked once the whole draft is valid (the LBs and SSH are on later screens)."""
+    (``checks.vip.owned``, a re-run or a change of an installed deployment).
+
+    Whose it is needs the LBs and SSH settings (later screens): the draft's once it is
+    valid; while it is not (a node being added), those of the `saved` answers file, i.e.
+    of the deployment as installed. A new draft, not valid yet, only learns it is in use."""
     from harbor_wizard.checks.result import Status
 
     results = probes.vip(address)
-    in_use = any(r.status is Status.ERROR for r in results)
-    if not in_use or answers is None or answers.load_balancer.mode == "external":
+    if not any(r.status is Status.ERROR for r in results):
+        return results
+    if answers is None and saved is not None:
+        answers = _saved_answers(saved, address)
+    if answers is None or answers.load_balancer.mode == "external":
         return results
     from harbor_wizard.checks import vip
 
     return vip.owned(results, probes.vip_holder(answers, base_dir, accepted))
+
+
+def _saved_answers(path: Path, address: ipaddress.IPv4Address) -> Answers | None:
+    """The answers file on disk, asked about `address`; None when it does not load."""
+    from harbor_wizard.answers import InvalidInput, load
+
+    try:
+        return load(path).answers.model_copy(update={"vip": address})
+    except (InvalidInput, OSError):
+        return None
 
 
 async def in_daemon_thread(function: Callable[[], T]) -> T:
