@@ -286,11 +286,15 @@ class Runner:
                 phase, host.host, action, outcome, message, time.monotonic() - start, result
             )
         except StepFailed as exc:
-            for line in exc.output.splitlines()[-10:]:
+            lines = [line for line in exc.output.splitlines() if line.strip()][-10:]
+            for line in lines:
                 self.emit(OutputLine(host=host.host, step=action.step_id, text=redact(line)))
+            message = str(exc)
+            if lines and lines[-1].strip() not in message:  # the host's own why, in the summary
+                message = f"{message}: {lines[-1].strip()}"
             return self._finish(
-                phase, host.host, action, Outcome.FAILED, str(exc), time.monotonic() - start,
-                result, exit_code=exc.exit_code,
+                phase, host.host, action, Outcome.FAILED, redact(message),
+                time.monotonic() - start, result, exit_code=exc.exit_code,
             )  # fmt: skip
         except Exception as exc:  # a broken connection, a bug: name the host and step
             if self.aborted:

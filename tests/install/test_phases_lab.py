@@ -56,7 +56,13 @@ def test_a_failed_load_balancer_stops_the_run_after_the_nodes_files_are_written(
     assert not any(e["event"] == "PhaseStarted" and "install.sh" in str(e["phase"]) for e in log)
     [finished] = [e for e in log if e["event"] == "RunFinished"]
     assert str(finished["message"]).startswith(f"phase '{LBS}' failed: lb02/")
-    assert "FAILED lb02" in capsys.readouterr().out
+    failed = " ".join(capsys.readouterr().out.split())
+    # The summary says the host's own why, not only an exit status.
+    assert (
+        "FAILED lb02 / file:/etc/haproxy/haproxy.cfg: lb02: writing /etc/haproxy/haproxy.cfg"
+        in failed
+    )
+    assert "failed (exit 1): " in failed
 
 
 def test_the_re_run_completes_and_the_two_phases_overlap(
