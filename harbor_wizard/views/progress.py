@@ -35,6 +35,13 @@ class StepState:
     seconds: float = 0.0
     message: str = ""
     output: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_LINES))
+    lines: int = 0
+    """Lines ever added to `output` (it keeps the last MAX_LINES): a view that shows the
+    output live appends only those it has not written yet."""
+
+    def add(self, line: str) -> None:
+        self.output.append(line)
+        self.lines += 1
 
     @property
     def status(self) -> str:
@@ -73,11 +80,11 @@ class Progress:
                 event.message,
             )
             if event.message:
-                state.output.append(event.message)
+                state.add(event.message)
             return state
         if isinstance(event, OutputLine):
             state = self.expect(event.host, event.step, event.step)
-            state.output.append(event.text)
+            state.add(event.text)
             return state
         if isinstance(event, RunFinished):
             self.finished = event

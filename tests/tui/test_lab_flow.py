@@ -96,11 +96,17 @@ async def test_fill_review_save_install_done(
 
         started = time.monotonic()
         await pilot.press("f4")
-        while screen_name(pilot) != "DoneScreen" and time.monotonic() - started < 600:
+        await pilot.pause()
+        install = app.screen
+        assert screen_name(pilot) == "InstallScreen"
+        while install.result is None and time.monotonic() - started < 600:
             await pilot.pause(0.5)
-            install = app.screen
-            if screen_name(pilot) == "InstallScreen" and install.result is not None:
-                assert install.result.ok, install.result.message
+        assert install.result is not None, "the install did not end within 600 s"
+        assert install.result.ok, install.result.message
+        await pilot.pause(1.0)
+        assert screen_name(pilot) == "InstallScreen"  # the tree stays until Done is pressed
+        await pilot.press("f2")
+        await pilot.pause()
         assert screen_name(pilot) == "DoneScreen"
         # Done counts the install's own warnings (as its checks step counted them), and
         # claims no HA it did not see.
