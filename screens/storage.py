@@ -25,8 +25,8 @@ from harbor_wizard.views.live import merged
 PROVIDERS = ("filesystem", "s3", "swift", "azure", "gcs", "oss")
 OTHER = "storage.config"
 NODES_LATER = (
-    "On the nodes: /data/registry and /data/job_logs are checked with the hosts on "
-    "8 SSH access, once the wizard can log in to them."
+    "On the nodes: /data/registry and /data/job_logs are checked with the hosts on the "
+    "SSH access screen, and here once the wizard can log in to them."
 )
 
 
