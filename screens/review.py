@@ -24,8 +24,11 @@ from textual.widgets import Footer, Input, Label, Static
 from harbor_wizard.answers import InvalidInput
 from harbor_wizard.problems import StateFileError
 from harbor_wizard.redact import redact
-from harbor_wizard.views.live import merged
+from harbor_wizard.views.live import in_daemon_thread, merged
 from harbor_wizard.views.saving import Saved, replay_command, save, secret_places
+
+SLOW = 10.0
+"""Seconds after which a save still running says what it may be waiting for."""
 
 SHOWN_PROBLEMS = 6
 """Problems listed at the top; the rest are counted (each screen marks its own)."""
@@ -211,33 +214,37 @@ class ReviewScreen(Screen[None]):
 
     def _save(self, target: Path) -> None:
         self._paint_status(f"Saving {target} and planning ...")
-        self._save_worker(target)
+        self.run_worker(self._save_worker(target), group="save", exclusive=True)
 
-    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
-    def _save_worker(self, target: Path) -> None:
-        """Everything that can fail runs here, and every failure ends in a status line."""
+    async def _save_worker(self, target: Path) -> None:
+        """Save and plan in a daemon thread (as the live checks run): every failure ends in
+        a status line, one that takes long says so, and quitting never waits for it (a
+        keyring asking for its password would otherwise hold the exit too)."""
+        draft = self.wizard.draft
+        slow = self.set_timer(SLOW, lambda: self._paint_status(_still_saving(target)))
         try:
-            saved = save(self.wizard.draft, target, frozenset(self.wizard.draft.accepted))
-            written = redact(saved.path.read_text())
-            plan = saved.plan.describe()
+            saved, written, plan = await in_daemon_thread(
+                lambda: _save_and_read(draft, target, frozenset(draft.accepted))
+            )
         except InvalidInput as error:  # a rule of the file the draft did not see
             problems = [(problem.path, problem.message) for problem in error.problems]
-            self.app.call_from_thread(self._paint_status, self._problem_text(problems))
+            self._paint_status(self._problem_text(problems))
             return
         except StateFileError as error:  # e.g. a damaged journal: it says what to do
-            self.app.call_from_thread(self._paint_status, f"error: not saved: {error}")
+            self._paint_status(f"error: not saved: {error}")
             return
         except OSError as error:
-            self.app.call_from_thread(self._paint_status, _cannot_write(target, error))
+            self._paint_status(_cannot_write(target, error))
             return
         except Exception as error:  # never leave "Saving ..." on screen for good
-            message = (
+            self._paint_status(
                 f"error: saving or planning stopped: {_plain(error)}. This is a fault of "
                 "harbor-wizard: please report it with this line."
             )
-            self.app.call_from_thread(self._paint_status, message)
             return
-        self.app.call_from_thread(self._paint_saved, saved, written, plan)
+        finally:
+            slow.stop()
+        self._paint_saved(saved, written, plan)
 
     def _paint_status(self, text: str) -> None:
         status = self.query_one("#status", Static)
@@ -258,6 +265,21 @@ class ReviewScreen(Screen[None]):
             self._paint_status("error: save first (F2): the install runs the saved file's plan")
             return
         self.wizard.go("install")
+
+
+def _save_and_read(draft: Any, target: Path, accepted: frozenset[str]) -> tuple[Saved, str, str]:
+    """Save, then read back what the screen shows (the file as written, the plan), so that
+    nothing that can fail runs on the event loop."""
+    saved = save(draft, target, accepted)
+    return saved, redact(saved.path.read_text()), saved.plan.describe()
+
+
+def _still_saving(target: Path) -> str:
+    return (
+        f"Still saving {target} and planning after {SLOW:g} s: storing the secrets (a "
+        "keyring may be asking for its password) or reading the journal. Ctrl+Q leaves "
+        "without waiting."
+    )
 
 
 def _cannot_write(target: Path, error: OSError) -> str:

@@ -3,6 +3,7 @@ the operator's words, and the warnings gone on with are listed with their screen
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,33 @@ async def test_an_unexpected_failure_ends_saving_with_one_line(
         assert took < SOON, (took, shown)
         assert shown.startswith("error: saving or planning stopped: the planner tripped"), shown
         assert "Traceback" not in shown
+
+
+async def test_a_save_that_does_not_return_says_so_and_quitting_does_not_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+
+    def stuck(*args: Any) -> Any:  # a keyring waiting for a password nobody types
+        release.wait(60)
+        raise RuntimeError("released")
+
+    monkeypatch.setattr("harbor_wizard.screens.review.save", stuck)
+    monkeypatch.setattr("harbor_wizard.screens.review.SLOW", 0.3)
+    app = app_on("review")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            app.screen.query_one("#path").value = str(tmp_path / "answers.yaml")
+            await pilot.press("f2")
+            started = time.monotonic()
+            while "Still saving" not in status(app) and time.monotonic() - started < 5:
+                await pilot.pause(0.05)
+            assert "a keyring may be asking for its password" in " ".join(status(app).split())
+            await pilot.press("ctrl+q")
+            quitting = time.monotonic()
+        assert time.monotonic() - quitting < SOON  # the app did not wait for the save
+    finally:
+        release.set()
 
 
 async def test_warnings_gone_on_with_are_listed_with_their_screen() -> None:
