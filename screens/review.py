@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -176,18 +176,21 @@ class ReviewScreen(Screen[None]):
         self.saved = None
         self._show_places(self._target())
 
-    @work(thread=True, exclusive=True, group="places", exit_on_error=False)
     def _show_places(self, path: Path) -> None:
+        self.run_worker(self._places_worker(path), group="places", exclusive=True)
+
+    async def _places_worker(self, path: Path) -> None:
+        """Asking the keyring may block: a daemon thread that quitting does not wait for."""
+        draft = self.wizard.draft
         try:
-            places = secret_places(self.wizard.draft, path)
-        except Exception as error:  # a keyring that fails to answer: say so, do not hang
+            places = await in_daemon_thread(lambda: secret_places(draft, path))
+        except Exception as error:  # a keyring that fails to answer: say so
             text = f"Secrets: cannot tell where they will be kept: {_plain(error)}"
         else:
             lines = ["Secrets (never in the answers file):"]
             lines += [f"  {secret}: {place}" for secret, place in places.items()]
             text = "\n".join(lines)
-        replay = f"Replay unattended: {replay_command(path)}"
-        self.app.call_from_thread(self._paint_places, text, replay)
+        self._paint_places(text, f"Replay unattended: {replay_command(path)}")
 
     def _paint_places(self, text: str, replay: str) -> None:
         self.query_one("#secrets", Static).update(Text(text))
