@@ -75,9 +75,11 @@ class Terminal:
     def info(self, fmt: str) -> str:
         return self._tmux("display-message", "-p", "-t", self.name, fmt).strip()
 
-    def history(self) -> str:
-        """The screen and the lines scrolled above it (tmux's "Pane is dead" scrolls one)."""
-        return self._tmux("capture-pane", "-p", "-S", "-50", "-t", self.name)
+    def history(self, *, joined: bool = False) -> str:
+        """The screen and the lines scrolled above it (tmux's "Pane is dead" scrolls one);
+        `joined`: lines the terminal wrapped are given whole (a long message after exit)."""
+        join = ["-J"] if joined else []
+        return self._tmux("capture-pane", "-p", *join, "-S", "-50", "-t", self.name)
 
     def exit_status(self) -> int | None:
         found = re.search(r"\[exit (\d+)\]", self.history())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.install.test_silent_hosts_lab import slow_install
 from tests.lab import Lab
 from tests.support.tmux import Terminal
 
@@ -269,3 +271,61 @@ def test_a_deployment_typed_in_the_terminal_replays_to_the_labs_plan(
     ours = plan_block(dry_run(written, cwd=tmp_path))
     theirs = plan_block(dry_run(own_answers, "--secrets", str(own_secrets), cwd=own))
     assert ours == theirs
+
+
+def to_review(term: Terminal) -> None:
+    """From screen 1 of an opened lab file to Review, each screen's checks answered."""
+    titles = [title for title, _ in SCREENS[1:]] + ["9 Review"]
+    for (title, labels), following in zip(SCREENS, titles, strict=True):
+        term.wait_for(re.escape(title), FIRST_FRAME)
+        present = "".join(f"(?=.*{re.escape(text)})" for text in labels)
+        term.wait_for(rf"^(?!.*\[checking\]){present}.*$", 30)
+        term.press("F2")
+        if "Go on with" in term.wait_for(f"{re.escape(following)}|Go on with these warnings"):
+            term.press("Tab", "Enter")  # the lab's HA warnings
+            term.wait_for(re.escape(following))
+
+
+@pytest.mark.lab
+def test_quit_during_an_install_exits_130_and_the_printed_command_resumes_it(
+    terminals: list[Terminal], tmp_path: Path, fresh_lab: Lab
+) -> None:
+    lab = fresh_lab
+    answers = lab_files(lab, tmp_path / "files")
+    slow_install(lab, "harbor01", 8)  # install.sh is still running when Ctrl+Q comes
+    try:
+        term = wizard(terminals, tmp_path, "--edit", str(answers))
+        to_review(term)
+        term.press("F2")
+        if "Replace it?" in term.wait_for(r"Replace it\?|Saved\s", 120):
+            term.press("Tab", "Enter")
+        term.wait_for(r"Saved\s.*F4\s+installs", 120)
+        term.press("F4")
+        screen = term.wait_for(r"\[running\] \./install\.sh", 180)
+        assert "f9 Abort" in screen
+        assert "Retry" not in screen
+        assert "Done" not in screen
+        term.press("C-q")
+        term.wait_for("Stop it")
+        term.press("Tab", "Enter")  # Yes
+        term.wait_for(r"\[exit \d+\]", 120, exit_ok=True)
+    finally:
+        lab["harbor01"].run("rm -f /data/harbor-standin/up-seconds")
+    assert term.exit_status() == 130
+    assert not term.alternate_screen
+    said = term.history(joined=True)
+    resume = re.search(r"install stopped after (\S+ / \S+)\. To resume: (.+?) \(or", said)
+    assert resume is not None, said
+    assert resume.group(1) == "harbor01 / install.sh"  # it let the running step finish
+    words = shlex.split(resume.group(2))
+    assert words == ["harbor-wizard", "--answers", str(answers)]  # secrets: the sidecar
+
+    done = subprocess.run(
+        [COMMAND, *words[1:]],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "HARBOR_WIZARD_STATE_DIR": str(tmp_path / "state"),
+             "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert re.search(r"harbor01 install.sh: (skipped|unchanged)", done.stdout), done.stdout
+    assert re.search(r"harbor02 install.sh: changed", done.stdout), done.stdout
