@@ -17,6 +17,7 @@ from harbor_wizard.inputs import Inputs
 from harbor_wizard.journal import Journal
 from harbor_wizard.jsonlog import JsonLog
 from harbor_wizard.plan import DATABASE, EXTERNAL_LB_WAIT, OPERATOR, Plan, build_plan
+from harbor_wizard.problems import StateFileError
 from harbor_wizard.runner import Runner, RunOptions, RunResult
 from harbor_wizard.statedir import state_dir
 from harbor_wizard.steps.rolling import DRAIN_WAIT
@@ -42,6 +43,16 @@ class Install:
     """Seconds a drained node's connections get to end (`--drain-wait`)."""
 
     def __post_init__(self) -> None:
+        self.state: Path = state_dir(self.inputs.answers.name)
+        journal_path = self.state / "journal.json"
+        if self.from_scratch:  # steps start over; Harbor's DB still holds what it started with
+            self.journal = Journal(journal_path)
+            try:
+                previous = Journal.load(journal_path)
+            except StateFileError:  # --from-scratch is the way past a damaged journal
+                previous = self.journal
+        else:
+            self.journal = previous = Journal.load(journal_path)
         self.plan: Plan = build_plan(
             self.inputs,
             self.check_options,
@@ -49,10 +60,8 @@ class Install:
             reinstall=self.from_scratch,
             batch=self.batch,
             drain_wait=self.drain_wait,
+            previous=previous,
         )
-        self.state: Path = state_dir(self.inputs.answers.name)
-        journal_path = self.state / "journal.json"
-        self.journal = Journal(journal_path) if self.from_scratch else Journal.load(journal_path)
         managed = set(self.managed_hosts())
         self.removed = [host for host in self.journal.hosts if host not in managed]
         """Hosts of an earlier run that the answers no longer name: left as they are."""

@@ -14,12 +14,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harbor_wizard.answers.document import atomic_write
 from harbor_wizard.events import Event, Outcome, RunFinished, RunStarted, StepFinished
 from harbor_wizard.problems import StateFileError
-from harbor_wizard.steps.base import Action
+
+if TYPE_CHECKING:  # the TUI reads journals without loading the steps' SSH stack
+    from harbor_wizard.steps.base import Action
 
 DONE = {Outcome.CHANGED.value, Outcome.UNCHANGED.value, Outcome.SKIPPED.value}
 MAX_BYTES = 16 * 2**20
@@ -62,13 +64,14 @@ def _well_formed(data: Any) -> bool:
 class Journal:
     path: Path
     steps: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    """host -> step id -> {fingerprint, outcome, at}."""
+    """host -> step id -> {fingerprint, outcome, at, and the step's `recorded` values}."""
     hosts: list[str] = field(default_factory=list)
     """Hosts of the last completed plan: what a later run compares to see removed nodes."""
     last: dict[str, Any] = field(default_factory=dict)
     """How the last run ended: ok, message, last completed step, time."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _fingerprints: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _recorded: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def load(cls, path: Path) -> Journal:
@@ -103,6 +106,7 @@ class Journal:
         """The fingerprint of a step about to run, recorded when it finishes."""
         with self._lock:
             self._fingerprints[(host, action.step_id)] = action.fingerprint()
+            self._recorded[(host, action.step_id)] = dict(action.recorded)
 
     def done(self, host: str, action: Action) -> bool:
         entry = self.steps.get(host, {}).get(action.step_id)
@@ -119,12 +123,16 @@ class Journal:
                 if self.last.get("dry_run"):
                     return
                 fingerprint = self._fingerprints.pop((event.host, event.step), "")
+                recorded = self._recorded.pop((event.host, event.step), {})
                 if event.outcome.value in DONE:
-                    self.steps.setdefault(event.host, {})[event.step] = {
+                    entry: dict[str, Any] = {
                         "fingerprint": fingerprint,
                         "outcome": event.outcome.value,
                         "at": event.at,
                     }
+                    if recorded:
+                        entry["values"] = recorded
+                    self.steps.setdefault(event.host, {})[event.step] = entry
                     self.last["last_completed"] = f"{event.host} / {event.step}"
                 elif event.outcome is Outcome.FAILED:
                     self.steps.setdefault(event.host, {}).pop(event.step, None)
@@ -135,6 +143,18 @@ class Journal:
                     return
                 self.last.update(ok=event.ok, message=event.message, finished=time.time())
                 self.save()
+
+    def recorded(self) -> dict[str, dict[str, str]]:
+        """host -> the values its finished steps recorded (``Action.recorded``), merged
+        over the host's steps; what a hand-edited journal holds otherwise is ignored."""
+        found: dict[str, dict[str, str]] = {}
+        for host, entries in self.steps.items():
+            for entry in entries.values():
+                values = entry.get("values")
+                if isinstance(values, dict):
+                    mine = found.setdefault(host, {})
+                    mine.update({k: v for k, v in values.items() if isinstance(v, str)})
+        return found
 
     def forget_host(self, host: str) -> None:
         with self._lock:

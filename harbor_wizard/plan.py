@@ -8,14 +8,18 @@ in order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from harbor_wizard.answers.files import installer_path
 from harbor_wizard.checks import CheckOptions
 from harbor_wizard.inputs import Inputs
-from harbor_wizard.profiles import Then, profile_for
+from harbor_wizard.profiles import Profile, Then, profile_for
 from harbor_wizard.render import RenderedFile, ports
 from harbor_wizard.steps.base import Action
 from harbor_wizard.steps.database import LoadSchema
@@ -42,6 +46,9 @@ from harbor_wizard.steps.system import (
     Sysctl,
 )
 from harbor_wizard.steps.verify import ExternalLbServes, HoldsVip, NodeServes, VipServes
+
+if TYPE_CHECKING:
+    from harbor_wizard.journal import Journal
 
 OPERATOR = "operator"
 """The pseudo-host of steps that run on this machine (checks, schema, VIP probe)."""
@@ -73,6 +80,9 @@ class Phase:
 class Plan:
     deployment: str
     phases: tuple[Phase, ...]
+    notes: tuple[str, ...] = ()
+    """What the operator must know before running it: values this run changes that Harbor
+    ignores (it read them on its first start; see `first_start_notes`)."""
 
     def describe(self) -> str:
         """The plan as text: what ``--dry-run`` prints first and the TUI's review shows."""
@@ -87,6 +97,7 @@ class Plan:
                 where = f" ({host.address})" if host.address else ""
                 lines.append(f"   {host.host}{where}")
                 lines += [f"     - {step.title}" for step in host.steps]
+        lines += [f"Note: {note}" for note in self.notes]
         return "\n".join(lines)
 
     def rounds(self) -> list[tuple[Phase, ...]]:
@@ -118,11 +129,20 @@ def build_plan(
     reinstall: bool = False,
     batch: int = 1,
     drain_wait: float = DRAIN_WAIT,
+    previous: Journal | None = None,
 ) -> Plan:
     """The plan; `reinstall` (``--from-scratch``) runs install.sh on every node again;
-    `batch` nodes that serve are re-installed at a time (at most all but one)."""
+    `batch` nodes that serve are re-installed at a time (at most all but one); `previous`
+    (the journal of earlier runs) tells which first-start-only values this run changes."""
     answers = inputs.answers
     files = inputs.render()
+    started_with = {
+        node.name: first_start_values(inputs, _files_of(files, node.name))
+        for node in answers.harbor_nodes
+    }
+    notes = first_start_notes(
+        profile_for(answers.harbor.version), started_with, previous.recorded() if previous else {}
+    )
     installer = installer_path(inputs.document)
     schema = profile_for(answers.harbor.version).installer.schema
     db = answers.database
@@ -142,13 +162,55 @@ def build_plan(
         lbs = tuple(_lb_plan(inputs, files))
         phases.append(Phase("load balancers", lbs, beside_next=True))
     nodes = [
-        _node_plan(inputs, files, installer, node.name, str(node.address))
+        _node_plan(inputs, files, installer, node.name, str(node.address), notes)
         for node in answers.harbor_nodes
     ]
     phases.append(Phase("harbor nodes", tuple(nodes)))
-    phases += _install_phases(inputs, files, installer, reinstall, batch, drain_wait)
+    phases += _install_phases(inputs, files, installer, reinstall, batch, drain_wait, started_with)
     phases.append(Phase("verification", tuple(_verification(inputs, lb_wait))))
-    return Plan(answers.name, tuple(phases))
+    return Plan(answers.name, tuple(phases), notes)
+
+
+def _cfg_value(content: str, key: str) -> str | None:
+    """`key`'s value in harbor.cfg text (``key = value``, not commented out)."""
+    found = re.search(rf"(?im)^[ \t]*{re.escape(key)}[ \t]*[=:][ \t]*(.*?)[ \t]*\r?$", content)
+    return found.group(1) if found else None
+
+
+def first_start_values(inputs: Inputs, files: list[RenderedFile]) -> dict[str, str]:
+    """A node's values Harbor reads only on its first start (the profile's list), as
+    digests keyed with the deployment's secretkey: the journal that keeps them, with the
+    install.sh step that starts Harbor with them, holds no secret and no way to guess one."""
+    profile = profile_for(inputs.answers.harbor.version)
+    key = inputs.artefacts.secretkey.encode()
+    found: dict[str, str] = {}
+    for entry in profile.first_start_only:
+        rendered = next((f for f in files if f.path == entry.file), None)
+        value = _cfg_value(rendered.content, entry.key) if rendered else None
+        if value is not None:
+            message = f"{entry.field}={value}".encode()
+            found[entry.field] = hmac.new(key, message, hashlib.sha256).hexdigest()
+    return found
+
+
+def first_start_notes(
+    profile: Profile,
+    planned: Mapping[str, Mapping[str, str]],
+    before: Mapping[str, Mapping[str, str]],
+) -> tuple[str, ...]:
+    """One note per first-start-only value this plan gives some node a value unlike the
+    one an earlier install.sh started Harbor with (`before`: the journal's, per host)."""
+    earlier: dict[str, set[str]] = {}
+    for values in before.values():
+        for name, digest in values.items():
+            earlier.setdefault(name, set()).add(digest)
+    changed = {
+        name
+        for values in planned.values()
+        for name, digest in values.items()
+        if earlier.get(name, {digest}) != {digest}
+    }
+    return tuple(e.note(profile.release) for e in profile.first_start_only if e.field in changed)
 
 
 def _files_of(files: list[RenderedFile], host: str) -> list[RenderedFile]:
@@ -156,13 +218,16 @@ def _files_of(files: list[RenderedFile], host: str) -> list[RenderedFile]:
 
 
 def _put(
-    files: list[RenderedFile], follow: Callable[[Then, list[RenderedFile]], Action | None]
+    files: list[RenderedFile],
+    follow: Callable[[Then, list[RenderedFile]], Action | None],
+    notes: Mapping[PurePosixPath, tuple[str, ...]] | None = None,
 ) -> list[Action]:
     """Each file written, and after the last file of a group (same `then`, same service)
-    what its profile entry says must follow a change: `follow` builds that step."""
+    what its profile entry says must follow a change: `follow` builds that step. A file's
+    `notes` are said when it is written."""
     steps: list[Action] = []
     for rendered in files:
-        steps.append(PutFile(rendered))
+        steps.append(PutFile(rendered, (notes or {}).get(rendered.path, ())))
         if rendered.then is Then.NOTHING:
             continue
         group = [f for f in files if (f.then, f.service) == (rendered.then, rendered.service)]
@@ -193,11 +258,18 @@ def _lb_plan(inputs: Inputs, files: list[RenderedFile]) -> list[HostPlan]:
 
 
 def _node_plan(
-    inputs: Inputs, files: list[RenderedFile], installer: Path, host: str, address: str
+    inputs: Inputs,
+    files: list[RenderedFile],
+    installer: Path,
+    host: str,
+    address: str,
+    notes: tuple[str, ...] = (),
 ) -> HostPlan:
-    """Everything on the node but install.sh: its inputs in place, the VIP redirect."""
+    """Everything on the node but install.sh: its inputs in place, the VIP redirect; the
+    file holding first-start-only values says the plan's `notes` when written."""
     answers = inputs.answers
     profile = profile_for(answers.harbor.version)
+    noted = {entry.file: notes for entry in profile.first_start_only} if notes else {}
     redirect, vip = profile.vip_redirect, str(answers.vip)
     mine = _files_of(files, host)
     # The guard first: a node holding another secretkey stops before anything on it changes.
@@ -217,7 +289,7 @@ def _node_plan(
             return Service(unit, paths, reload=False, title=title, unit_file=True)
         return None
 
-    steps += _put(mine, follow)
+    steps += _put(mine, follow, noted)
     return HostPlan(host, address, tuple(steps))
 
 
@@ -240,11 +312,13 @@ def _install_phases(
     reinstall: bool,
     batch: int,
     drain_wait: float,
+    started_with: Mapping[str, dict[str, str]],
 ) -> list[Phase]:
     """install.sh on the first node, then on the others. The first node serves (or is
     drained, installed and back) before any other starts: on an empty database it is the
     one whose Harbor fills it. Of the others, those that serve go `batch` at a time, each
-    drained first; those that do not serve yet go at once."""
+    drained first; those that do not serve yet go at once. Each records in the journal
+    the first-start-only values it starts Harbor with (`started_with`)."""
     answers = inputs.answers
     profile = profile_for(answers.harbor.version)
     flags = list(profile.installer.flags)
@@ -261,6 +335,7 @@ def _install_phases(
             roll=roll, drain=_drain(inputs, address), health=profile.health,
             drain_wait=drain_wait, force=reinstall,
         )  # fmt: skip
+        step.recorded = started_with.get(node.name, {})
         plans.append(HostPlan(node.name, address, (step,)))
     drained = _drain(inputs, str(nodes[0].address)).describe()
     first = f"where Harbor already serves: {drained} first, back once it serves again"

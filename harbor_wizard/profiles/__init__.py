@@ -156,6 +156,28 @@ class Health:
 
 
 @dataclass(frozen=True)
+class FirstStartOnly:
+    """An answer Harbor reads from a managed file only on its first start, then keeps in
+    its database: changing it later rewrites the file and re-runs install.sh, and Harbor
+    ignores it. The plan and the answer's field say so, with where to change it instead."""
+
+    field: str
+    """The answers (or secret) path the value comes from, e.g. ``harbor.admin_password``."""
+    file: PurePosixPath
+    key: str
+    """Its key in `file`."""
+    instead: str
+    """What to do instead, once Harbor has started."""
+
+    def why(self, release: str) -> str:
+        return f"Harbor {release} reads it only on its first start; {self.instead}"
+
+    def note(self, release: str) -> str:
+        """What the plan says when a re-install changes the value."""
+        return f"{self.field} changed: {self.why(release)}"
+
+
+@dataclass(frozen=True)
 class Profile:
     release: str
     """The release line, e.g. "1.4"."""
@@ -171,6 +193,7 @@ class Profile:
     """Kernel settings the LBs keep (sysctl.d file and applied at once)."""
     data_uid: str = field(default="10000:10000")
     """Owner of the folders Harbor's containers write."""
+    first_start_only: tuple[FirstStartOnly, ...] = ()
 
     def files_for(
         self, role: Role, lb_mode: LbMode, *, tls: bool, tls_ca: bool
@@ -186,6 +209,10 @@ class Profile:
 
     def entry(self, path: PurePosixPath) -> ManagedFile:
         return next(f for f in self.files if f.path == path)
+
+    def first_start(self, field: str) -> FirstStartOnly | None:
+        """The entry of an answer Harbor reads only on its first start, if it is one."""
+        return next((f for f in self.first_start_only if f.field == field), None)
 
 
 def profile_for(version: str) -> Profile:

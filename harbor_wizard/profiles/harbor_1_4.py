@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 
 from harbor_wizard.profiles import (
     Directory,
+    FirstStartOnly,
     Health,
     Installer,
     ManagedFile,
@@ -24,6 +25,7 @@ from harbor_wizard.profiles import (
 
 HARBOR_DIR = PurePosixPath("/opt/harbor")
 HA = HARBOR_DIR / "ha"
+HARBOR_CFG = HARBOR_DIR / "harbor.cfg"
 CERT_DIR = PurePosixPath("/data/cert")
 SSL_CERT = CERT_DIR / "server.crt"
 SSL_KEY = CERT_DIR / "server.key"
@@ -84,7 +86,7 @@ _LB = (
 
 _NODE = (
     ManagedFile(
-        "node", HARBOR_DIR / "harbor.cfg", "harbor.cfg.j2", mode=0o600, secret=True,
+        "node", HARBOR_CFG, "harbor.cfg.j2", mode=0o600, secret=True,
         secret_keys=HARBOR_CFG_SECRET_KEYS, then=Then.INSTALL, shared=True,
     ),
     ManagedFile(
@@ -121,6 +123,29 @@ _NODE = (
         lb_modes=frozenset({"lvs-dr"}),
     ),
 )  # fmt: skip
+
+_UI_KEEPS = (
+    "Clair itself follows the change, but Harbor's UI keeps the first value in the Harbor "
+    "DB (only a start with reload_config = true re-reads it, which also undoes settings "
+    "changed in the UI)"
+)
+FIRST_START_ONLY = (
+    # harbor.cfg's "initial properties": its own comment says the admin password "has no
+    # effect after the first launch" (the UI sets it while admin's salt is empty).
+    FirstStartOnly(
+        "harbor.admin_password", HARBOR_CFG, "harbor_admin_password",
+        "change it in Harbor's UI instead (signed in as admin: the user menu at the top "
+        "right > Change Password; or PUT /api/users/1/password)",
+    ),
+    # adminserver re-loads only its repeatLoadEnvs on later starts: the Clair DB's
+    # password is among them, its address, user and database name are not.
+    FirstStartOnly("clair_database.host", HARBOR_CFG, "clair_db_host", _UI_KEEPS),
+    FirstStartOnly("clair_database.port", HARBOR_CFG, "clair_db_port", _UI_KEEPS),
+    FirstStartOnly("clair_database.user", HARBOR_CFG, "clair_db_username", _UI_KEEPS),
+    FirstStartOnly("clair_database.database", HARBOR_CFG, "clair_db", _UI_KEEPS),
+)  # fmt: skip
+"""Sources: /work/shared/research/harbor-domain.md (harbor.cfg keys; what adminserver's
+systemcfg re-loads on every start) and the upstream harbor.cfg's comments."""
 
 PROFILE = Profile(
     release="1.4",
@@ -159,4 +184,5 @@ PROFILE = Profile(
     },
     lb_sysctl=LB_SYSCTL,
     data_uid=DATA_UID,
+    first_start_only=FIRST_START_ONLY,
 )

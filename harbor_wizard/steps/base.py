@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from fabric import Connection
 
@@ -77,6 +78,9 @@ class Action(ABC):
     verifies = False
     """A proof, not a change: it passes or fails (never changes the host), and a dry run
     skips it in the verification phase, before anything it proves exists."""
+    recorded: Mapping[str, str] = MappingProxyType({})
+    """Values the journal keeps with the step once done (no secrets: digests at most), for
+    a later plan to compare: what Harbor started with, say (see plan.first_start_notes)."""
 
     @abstractmethod
     def inspect(self, ctx: StepContext) -> Change | None:

@@ -10,8 +10,10 @@ from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
 
 class PutFile(Action):
-    def __init__(self, rendered: RenderedFile) -> None:
+    def __init__(self, rendered: RenderedFile, notes: tuple[str, ...] = ()) -> None:
         self.rendered = rendered
+        self.notes = notes
+        """Said when the file is written (plan.Plan.notes: values Harbor will ignore)."""
         self.content = rendered.content.encode()
         self.step_id = f"file:{rendered.path}"
         self.title = f"{rendered.path} ({rendered.mode:04o})"
@@ -71,4 +73,4 @@ class PutFile(Action):
             raise StepFailed(
                 f"{ctx.host}: writing {r.path} failed (exit {out.code})", out.code, out.tail()
             )
-        return f"{r.path} written ({change.summary})"
+        return f"{r.path} written ({change.summary})" + "".join(f"; {n}" for n in self.notes)
