@@ -6,6 +6,7 @@ import ipaddress
 from functools import partial
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
@@ -33,6 +34,9 @@ class TopologyScreen(FormScreen):
         yield self.row(Spec("harbor.with_clair", "Scanning (Clair)", "bool"))
         yield self.row(Spec("harbor.installer", "Offline installer", placeholder="./harbor-*.tgz"))
         yield self.row(Spec("harbor.admin_password", "Admin password", "secret"))
+        note = self.first_start_note("harbor.admin_password")
+        if note:
+            yield Static(Text(note), id="admin-password-note", classes="first-start")
         yield Static("Harbor nodes (F6 adds one, F7 removes the last):", classes="section")
         for index in range(len(self.draft.get("harbor_nodes", []) or [])):
             yield self.row(Spec(f"harbor_nodes[{index}].name", f"Node {index + 1} name"))
@@ -48,6 +52,27 @@ class TopologyScreen(FormScreen):
         if spec.path == "harbor_nodes[0].name":
             spec = Spec(spec.path, spec.label, also=("harbor_nodes",))
         return super().row(spec, default)
+
+    def first_start_note(self, path: str) -> str:
+        """Said under an answer Harbor reads only on its first start (the profile's list),
+        once this deployment's journal shows Harbor started with a value for it."""
+        from harbor_wizard.journal import Journal
+        from harbor_wizard.problems import StateFileError
+        from harbor_wizard.profiles import profile_for
+        from harbor_wizard.views.resume import state_root
+
+        name = str(self.draft.get("name") or "")
+        try:
+            profile = profile_for(str(self.draft.get("harbor.version") or ""))
+            entry = profile.first_start(path)
+            if not name or entry is None:
+                return ""
+            recorded = Journal.load(state_root() / name / "journal.json").recorded()
+        except (ValueError, StateFileError):
+            return ""
+        if not any(path in values for values in recorded.values()):
+            return ""
+        return f"note: {name} is installed, and {entry.why(profile.release)}"
 
     def live_checks(self) -> list[LiveCheck]:
         return [
