@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -136,10 +135,7 @@ def build_plan(
     (the journal of earlier runs) tells which first-start-only values this run changes."""
     answers = inputs.answers
     files = inputs.render()
-    started_with = {
-        node.name: first_start_values(inputs, _files_of(files, node.name))
-        for node in answers.harbor_nodes
-    }
+    started_with = {node.name: first_start_values(inputs) for node in answers.harbor_nodes}
     notes = first_start_notes(
         profile_for(answers.harbor.version), started_with, previous.recorded() if previous else {}
     )
@@ -171,26 +167,33 @@ def build_plan(
     return Plan(answers.name, tuple(phases), notes)
 
 
-def _cfg_value(content: str, key: str) -> str | None:
-    """`key`'s value in harbor.cfg text (``key = value``, not commented out)."""
-    found = re.search(rf"(?im)^[ \t]*{re.escape(key)}[ \t]*[=:][ \t]*(.*?)[ \t]*\r?$", content)
-    return found.group(1) if found else None
-
-
-def first_start_values(inputs: Inputs, files: list[RenderedFile]) -> dict[str, str]:
-    """A node's values Harbor reads only on its first start (the profile's list), as
-    digests keyed with the deployment's secretkey: the journal that keeps them, with the
-    install.sh step that starts Harbor with them, holds no secret and no way to guess one."""
+def first_start_values(inputs: Inputs) -> dict[str, str]:
+    """The values Harbor reads only on its first start (the profile's list), from the
+    answers and secrets they are rendered from, as digests keyed with the deployment's
+    secretkey: the journal that keeps them, with the install.sh step that starts Harbor
+    with them, holds no secret and no way to guess one."""
     profile = profile_for(inputs.answers.harbor.version)
     key = inputs.artefacts.secretkey.encode()
     found: dict[str, str] = {}
     for entry in profile.first_start_only:
-        rendered = next((f for f in files if f.path == entry.file), None)
-        value = _cfg_value(rendered.content, entry.key) if rendered else None
+        value = _answer(inputs, entry.field)
         if value is not None:
             message = f"{entry.field}={value}".encode()
             found[entry.field] = hmac.new(key, message, hashlib.sha256).hexdigest()
     return found
+
+
+def _answer(inputs: Inputs, path: str) -> str | None:
+    """An answer by its dotted path (a secret's value for a secret path); None when its
+    section is not in use (no Clair DB without scanning)."""
+    if path in inputs.secrets:
+        return inputs.secrets[path].get_secret_value()
+    node: object = inputs.answers
+    for part in path.split("."):
+        node = getattr(node, part, None)
+        if node is None:
+            return None
+    return str(node)
 
 
 def first_start_notes(
