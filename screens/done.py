@@ -19,10 +19,10 @@ from textual.widgets import Footer, Static
 
 from harbor_wizard.events import Outcome
 from harbor_wizard.plan import OPERATOR
-from harbor_wizard.steps.preflight import warnings_in
+from harbor_wizard.steps.preflight import Preflight
 from harbor_wizard.views.live import merged
 from harbor_wizard.views.progress import Progress
-from harbor_wizard.views.saving import replay_command
+from harbor_wizard.views.saving import Saved, replay_command
 
 
 class DoneScreen(Screen[None]):
@@ -51,7 +51,7 @@ class DoneScreen(Screen[None]):
             if state is not None:
                 word = "ok" if state.outcome is Outcome.PASSED else state.status
                 lines.append(f"  [{word}] {state.host}: {state.title}: {state.message}")
-        warnings = preflight_warnings(progress)
+        warnings = preflight_warnings(saved, progress)
         yield Static(f"11 Done: Harbor is installed{_count(warnings)}", classes="title")
         with VerticalScroll(id="done"):
             yield Static(Text(f"Harbor answers at {url} (the VIP {answers.vip})."), id="url")
@@ -81,13 +81,23 @@ class DoneScreen(Screen[None]):
         self.wizard.exit(0)
 
 
-def preflight_warnings(progress: Progress) -> list[tuple[str, str]] | None:
-    """The warnings of this run's live checks as (target, "target: message"); None when
-    they did not run."""
+def preflight_warnings(saved: Saved, progress: Progress) -> list[tuple[str, str]] | None:
+    """The warnings of this run's live checks as (target, "target: message"), as the
+    Preflight step kept them (its output is cut at a few hundred lines); None when they did
+    not run (or failed)."""
     state = progress.steps.get((OPERATOR, "checks"))
     if state is None or state.outcome is not Outcome.PASSED:
         return None
-    return [(line.partition(": ")[0], line) for line in warnings_in(state.output)]
+    checks = [
+        action
+        for phase in saved.plan.phases
+        for host in phase.hosts
+        for action in host.steps
+        if isinstance(action, Preflight)
+    ]
+    if not checks or checks[0].warnings is None:
+        return None
+    return [(r.target, r.line) for r in checks[0].warnings]
 
 
 def _count(warnings: list[tuple[str, str]] | None) -> str:

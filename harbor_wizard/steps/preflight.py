@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from harbor_wizard.checks import CheckOptions, CheckResult, Status, run_all
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 
@@ -15,6 +13,9 @@ class Preflight(Action):
         self.options = options
         self.step_id = "checks"
         self.title = "live checks: SSH, hosts, VIP, databases, Redis, storage, TLS, installer"
+        self.warnings: tuple[CheckResult, ...] | None = None
+        """What the last run of the checks warned about (None: they have not run), for
+        the views that sum a run up: the install went on with them."""
 
     def inspect(self, ctx: StepContext) -> Change | None:
         inputs = ctx.inputs
@@ -23,6 +24,7 @@ class Preflight(Action):
             ctx.emit_line(output_line(result))
         errors = [r for r in results if r.status is Status.ERROR]
         warnings = [r for r in results if r.status is Status.WARNING]
+        self.warnings = tuple(warnings)
         if self.options.strict:  # --strict: warnings stop the run like errors
             errors += warnings
         if errors:
@@ -41,10 +43,3 @@ class Preflight(Action):
 def output_line(result: CheckResult) -> str:
     """One result as the step's output says it: its status, then ``target: message``."""
     return f"{result.status.value:7} {result.line}"
-
-
-def warnings_in(lines: Iterable[str]) -> list[str]:
-    """The warnings (``target: message``) in a preflight's output: what the run went on
-    with, for the views that sum a run up (the TUI's done screen)."""
-    prefix = f"{Status.WARNING.value:7} "
-    return [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
