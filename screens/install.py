@@ -200,13 +200,13 @@ class InstallScreen(Screen[None]):
         if event.node in self._moves:  # ours: drop it and any earlier ones still listed
             del self._moves[: self._moves.index(event.node) + 1]
             return
-        key = event.node.data
-        if key not in self.progress.steps:
-            return
-        if self.following:
+        if self.following:  # the operator moved: leave the cursor where they put it
             self.following = False
             self.refresh_bindings()
-        self._show(key)
+            self._heading()
+        key = event.node.data
+        if key in self.progress.steps:
+            self._show(key)
 
     def action_follow(self) -> None:
         self.following = True
