@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from fabric import Connection
 
@@ -55,16 +55,29 @@ def check(vip: ipaddress.IPv4Address, *, timeout: float = 2.0) -> list[CheckResu
     ]
 
 
-def holder(lbs: dict[str, Connection], answers: Answers) -> str | None:
-    """Which of this deployment's load balancers has the VIP: the one holding it now, else
-    those whose running keepalived is configured with it (it may be moving between them)."""
+@dataclass(frozen=True)
+class Holder:
+    """Which of this deployment's LBs has the VIP: `names` holds it now (one name), or
+    their running keepalived is configured with it (it may be moving between them)."""
+
+    names: tuple[str, ...]
+    holding: bool
+
+    def __str__(self) -> str:
+        if self.holding:
+            return f"this deployment's LB {self.names[0]}"
+        return f"the keepalived of {' and '.join(self.names)} (this deployment's LBs)"
+
+
+def holder(lbs: dict[str, Connection], answers: Answers) -> Holder | None:
+    """Which of this deployment's load balancers has the VIP, or None: none of them."""
     interface = answers.load_balancer.interface or ""
     vip = re.escape(str(answers.vip))
     managing = []
     for name, connection in lbs.items():
         out = run(connection, 'ip -o -4 addr show dev "$1"', interface)
         if re.search(rf"inet {vip}/", out.stdout):
-            return name
+            return Holder((name,), holding=True)
         configured = run(
             connection,
             'grep -qF -- " $1/32 " /etc/keepalived/keepalived.conf '
@@ -74,19 +87,15 @@ def holder(lbs: dict[str, Connection], answers: Answers) -> str | None:
         )
         if configured.ok:
             managing.append(name)
-    return f"the keepalived of {' and '.join(managing)}" if managing else None
+    return Holder(tuple(managing), holding=False) if managing else None
 
 
-def owned(results: list[CheckResult], holder_name: str | None) -> list[CheckResult]:
+def owned(results: list[CheckResult], held_by: Holder | None) -> list[CheckResult]:
     """A VIP in use is expected once installed: when our own LB holds it, say so."""
-    if holder_name is None:
+    if held_by is None:
         return results
-    if holder_name.startswith("the keepalived of "):
-        message = f"the VIP is held by {holder_name} (this deployment's LBs)"
-    else:
-        message = f"the VIP is held by this deployment's LB {holder_name}"
     return [
-        replace(r, status=Status.OK, message=message)
+        replace(r, status=Status.OK, message=f"the VIP is held by {held_by}")
         if r.check == "vip" and r.status is Status.ERROR
         else r
         for r in results

@@ -17,6 +17,7 @@ from fabric import Connection
 from harbor_wizard.answers import Answers
 from harbor_wizard.checks import CheckOptions, host_checks, hosts, shared_fs, ssh, vip
 from harbor_wizard.checks.result import CheckResult
+from harbor_wizard.checks.vip import Holder
 from harbor_wizard.connection import targets
 
 
@@ -72,7 +73,7 @@ def shared_storage(
 
 def vip_holder(
     answers: Answers, base_dir: Path, accepted: frozenset[str], timeout: float
-) -> str | None:
+) -> Holder | None:
     """Which of this deployment's LBs holds the VIP (``checks.vip.holder``, as ``check``
     and the install's preflight ask it), or None: none of them, or none answered."""
     names = {lb.name for lb in answers.load_balancer.nodes}

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the start screen must not wait for pydantic, fabric and the
 
     from harbor_wizard.answers.model import Answers, ClairDatabase, Database, Storage
     from harbor_wizard.checks.result import CheckResult
+    from harbor_wizard.checks.vip import Holder
 
 T = TypeVar("T")
 
@@ -39,7 +40,7 @@ def _vip(address: ipaddress.IPv4Address) -> list[CheckResult]:
     return vip.check(address, timeout=1.0)
 
 
-def _vip_holder(answers: Answers, base_dir: Path, accepted: frozenset[str]) -> str | None:
+def _vip_holder(answers: Answers, base_dir: Path, accepted: frozenset[str]) -> Holder | None:
     from harbor_wizard.views.host_checks import vip_holder
 
     return vip_holder(answers, base_dir, accepted, TIMEOUT)
@@ -119,7 +120,7 @@ class Probes:
     """The checks the screens call; a test may swap one for a gated stand-in (the seam)."""
 
     vip: Callable[[ipaddress.IPv4Address], list[CheckResult]] = _vip
-    vip_holder: Callable[[Answers, Path, frozenset[str]], str | None] = _vip_holder
+    vip_holder: Callable[[Answers, Path, frozenset[str]], Holder | None] = _vip_holder
     installer: Callable[[Path, str], list[CheckResult]] = _installer
     mariadb: Callable[[Database, SecretStr], list[CheckResult]] = _mariadb
     postgres: Callable[[ClairDatabase, SecretStr], list[CheckResult]] = _postgres

@@ -10,6 +10,7 @@ from typing import Any
 
 from harbor_wizard.answers import load
 from harbor_wizard.checks.result import CheckResult, Status, error, ok
+from harbor_wizard.checks.vip import Holder
 from harbor_wizard.views.live import Probes, vip_check
 from tests.support.deployment import lvs_dr, write_deployment
 
@@ -17,13 +18,15 @@ VIP = ipaddress.IPv4Address("198.51.100.100")
 OTHER = ipaddress.IPv4Address("198.51.100.101")
 
 
-def probes(in_use: bool, holder: str | None, asked: list[Any]) -> Probes:
+def probes(in_use: bool, name: str | None, asked: list[Any]) -> Probes:
+    holder = Holder((name,), holding=True) if name else None
+
     def vip(address: ipaddress.IPv4Address) -> list[CheckResult]:
         if in_use:
             return [error("vip", "vip", f"the VIP {address} is already in use", field_path="vip")]
         return [ok("vip", "vip", f"the VIP {address} is free")]
 
-    def vip_holder(answers: Any, base_dir: Path, accepted: frozenset[str]) -> str | None:
+    def vip_holder(answers: Any, base_dir: Path, accepted: frozenset[str]) -> Holder | None:
         asked.append((answers.vip, [lb.name for lb in answers.load_balancer.nodes]))
         return holder
 
