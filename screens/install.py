@@ -105,7 +105,7 @@ class InstallScreen(Screen[None]):
         for phase in self.wizard.saved.plan.phases:
             for host in phase.hosts:
                 if host.host not in hosts:
-                    hosts[host.host] = tree.root.add(host.host, expand=True)
+                    hosts[host.host] = tree.root.add(host.host, data=(host.host, ""), expand=True)
                 for action in host.steps:
                     state = self.progress.expect(host.host, action.step_id, action.title)
                     key = (host.host, action.step_id)
@@ -199,6 +199,8 @@ class InstallScreen(Screen[None]):
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Any]) -> None:
         if event.node in self._moves:  # ours: drop it and any earlier ones still listed
             del self._moves[: self._moves.index(event.node) + 1]
+            return
+        if event.node.data is None:  # the hidden root: the tree's own doing when mounted
             return
         if self.following:  # the operator moved: leave the cursor where they put it
             self.following = False

@@ -184,3 +184,8 @@ async def test_the_running_steps_output_is_followed_until_the_cursor_moves(
         assert tree.cursor_node is screen.nodes[three]
         assert screen.following
         assert "Follow" not in keys(pilot)
+
+        await pilot.press("up")  # onto lb02's own line: not a step, still the operator's move
+        await until(pilot, lambda: not screen.following, "following to stop on a host")
+        assert str(tree.cursor_node.label) == "lb02"
+        assert output(pilot) == ["three 1"]  # the last step shown stays
