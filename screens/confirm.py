@@ -16,7 +16,11 @@ from harbor_wizard.views.fields import MarkedButton
 
 class ConfirmScreen(ModalScreen[bool]):
     CSS_PATH = "confirm.tcss"
-    BINDINGS: ClassVar[list[Any]] = [Binding("escape,f3", "answer(False)", "No")]
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("escape,f3", "answer(False)", "No"),
+        Binding("left", "move(-1)", "Previous button", show=False),
+        Binding("right", "move(1)", "Next button", show=False),
+    ]
 
     def __init__(self, question: str) -> None:
         super().__init__()
@@ -37,3 +41,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+    def action_move(self, step: int) -> None:
+        """Left/Right go from button to button, as in most dialogs (Tab does too)."""
+        buttons = list(self.query(Button))
+        index = buttons.index(self.focused) if self.focused in buttons else 0
+        buttons[max(0, min(index + step, len(buttons) - 1))].focus()

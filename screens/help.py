@@ -13,22 +13,23 @@ from textual.widgets import Static
 KEYS = """\
 Keys (keyboard only; every screen fits 80x24)
 
-  Tab / Shift+Tab   next / previous field (keys typed ahead land in the right one)
-  Enter             leave a field for the next one; press a focused button
-  Left / Right      change a < choice >; Space does too
-  F1                this help                 Escape or F1 closes it
-  F2                Next screen (refused while a field shows "error:")
-  F3                Back to the previous screen (values are kept)
-  F5                run the live checks of this screen again
-  F6 / F7           topology: add / remove a Harbor node;
-                    SSH access: accept / refuse the selected host's key
-  F4 / F9           install: retry after a fix / abort (asks first)
-  Ctrl+Q            quit (asks first while the install runs)
+  Tab, Shift+Tab  next / previous field (keys typed ahead land in it)
+  Enter           leave a field for the next one; press a focused button
+  Left, Right     change a < choice > (Space too); move between buttons
+  F1              this help (Escape or F1 closes it)
+  F2              Next screen; refused while a field shows "error:"
+  F3              Back to the previous screen (values are kept)
+  F5              run the live checks of this screen again
+  F6, F7          topology: add / remove a Harbor node (at least 2 stay)
+                  SSH access: accept / refuse the selected host's key
+  F4, F9          install: retry after a fix / abort (asks first)
+  Ctrl+Q          quit (asks first while the install runs)
 
 What you see
-  [checking] [ok] [warning] [error]   the live check beside a field
-  error: ...        the answers model's own message (as --answers would say it)
-  > Label           the field that has the focus
+  [checking] [ok] [warning] [error]   a live check's state, by its field
+  error: ...      what to fix, as --answers would say it; shown once you
+                  leave the field or press F2
+  > Label         the field that has the focus
 
 Unattended: harbor-wizard --answers FILE [--secrets FILE] [--dry-run]
 """
@@ -40,7 +41,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="box"):
-            yield Static(KEYS)
+            # Not markup: "[ok]" and "[error]" are the words the screens show.
+            yield Static(KEYS, markup=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -56,11 +56,11 @@ class LoadBalancersScreen(FormScreen):
             for n in nodes
             if isinstance(n, dict) and isinstance(n.get("priority"), int)
         ]
-        vip = self.draft.get("vip") or "the VIP"
+        vip = f"the VIP {self.draft.get('vip')}" if self.draft.get("vip") else "the VIP"
         if len(ranked) != 2 or ranked[0][0] == ranked[1][0]:
             return f"The LB with the higher priority holds {vip}; the other takes over if it fails."
         (_, high), (_, low) = sorted(ranked, reverse=True)
-        return f"{high} holds the VIP {vip}; {low} takes it over when {high} fails."
+        return f"{high} holds {vip}; {low} takes it over when {high} fails."
 
     async def edited(self, row: FieldRow) -> None:
         if row.spec.path == "load_balancer.mode":

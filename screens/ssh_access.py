@@ -69,6 +69,15 @@ class SshAccessScreen(FormScreen):
     async def _show_hosts(self, results: list[CheckResult]) -> None:
         box = self.query_one("#hosts", Vertical)
         await box.remove_children()
+        if not results and "hosts" not in self._checking:
+            waiting = self.elsewhere()
+            if waiting:
+                text = (
+                    "No hosts to check yet: the hosts and the checks come from the earlier "
+                    f"screens, and these need a fix first (F3 goes back): {'; '.join(waiting)}"
+                )
+                await box.mount(Static(Text(text), classes="host-text", id="waiting"))
+            return
         by_host: dict[str, list[CheckResult]] = {}
         for result in results:
             by_host.setdefault(result.target, []).append(result)

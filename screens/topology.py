@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from harbor_wizard.answers.rules import HARBOR_NODES_WHY, MIN_HARBOR_NODES
 from harbor_wizard.views.fields import FieldRow, Spec
 from harbor_wizard.views.form import FormScreen, Job, LiveCheck
 
@@ -37,7 +38,10 @@ class TopologyScreen(FormScreen):
         note = self.first_start_note("harbor.admin_password")
         if note:
             yield Static(Text(note), id="admin-password-note", classes="first-start")
-        yield Static("Harbor nodes (F6 adds one, F7 removes the last):", classes="section")
+        yield Static(
+            f"Harbor nodes (at least {MIN_HARBOR_NODES}; F6 adds one, F7 removes the last):",
+            classes="section",
+        )
         for index in range(len(self.draft.get("harbor_nodes", []) or [])):
             yield self.row(Spec(f"harbor_nodes[{index}].name", f"Node {index + 1} name"))
             yield self.row(
@@ -119,9 +123,18 @@ class TopologyScreen(FormScreen):
 
     async def action_remove_node(self) -> None:
         nodes = list(self.draft.get("harbor_nodes", []) or [])
-        if nodes:
-            self.draft.data["harbor_nodes"] = nodes[:-1]
-            await self._rebuild(f"harbor_nodes-{max(len(nodes) - 2, 0)}-address")
+        if len(nodes) <= MIN_HARBOR_NODES:
+            notice = self.query_one(".notice", Static)
+            notice.update(
+                Text(
+                    f"F7: node {len(nodes)} not removed: at least {MIN_HARBOR_NODES} Harbor "
+                    f"nodes are needed ({HARBOR_NODES_WHY})."
+                )
+            )
+            notice.scroll_visible()
+            return
+        self.draft.data["harbor_nodes"] = nodes[:-1]
+        await self._rebuild(f"harbor_nodes-{len(nodes) - 2}-address")
 
     async def _rebuild(self, focus: str) -> None:
         await self.recompose()

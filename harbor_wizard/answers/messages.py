@@ -40,7 +40,7 @@ _MAPPING = "a mapping of 'key: value' lines"
 FIELDS: dict[str, FieldWords] = {
     "version": FieldWords("the answers file format", "1", "1"),
     "name": FieldWords(
-        "the deployment's name (keyring, journal and logs)",
+        "a name for this deployment",
         "a name of letters, digits, '-' and '_'",
         "harbor-prod",
     ),
@@ -67,7 +67,7 @@ FIELDS: dict[str, FieldWords] = {
     ),
     "harbor.admin_password": _secret(f"Harbor's admin password ({_PASSWORD})"),
     "vip": FieldWords(
-        "the virtual IP clients use, held by one load balancer at a time",
+        "the virtual IP that clients use",
         "an IPv4 address",
         "192.0.2.220",
     ),
@@ -113,7 +113,7 @@ FIELDS: dict[str, FieldWords] = {
         "the load balancer's name", "a name of letters, digits, '-' and '_'", "lb01"
     ),
     "load_balancer.nodes[].address": FieldWords(
-        "the load balancer's own address, in the VIP's network", "an IPv4 address", "192.0.2.11"
+        "the load balancer's own address", "an IPv4 address", "192.0.2.11"
     ),
     "load_balancer.nodes[].priority": FieldWords(
         "the VRRP priority (the higher one holds the VIP)",

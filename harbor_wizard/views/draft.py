@@ -57,7 +57,12 @@ NEW_DEPLOYMENT: dict[str, Any] = {
 """A new deployment starts from the model's defaults and the guide's usual names."""
 
 OPTIONAL_SECTIONS = {
-    "clair_database": {"port": 5432, "user": "postgres", "database": "postgres"},
+    "clair_database": {
+        "port": 5432,
+        "user": "postgres",
+        "database": "postgres",
+        "password": SECRET_MARKER,
+    },
     "tls": {},
 }
 

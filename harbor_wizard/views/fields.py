@@ -104,9 +104,20 @@ class MarkedButton(Button):
 
 
 class FieldRow(Vertical):
-    """A field; posts ``Edited`` when the operator changes its value."""
+    """A field; posts ``Edited`` when the operator changes its value, ``Left`` when the
+    focus leaves it.
+
+    Its error is shown only once the field is ``revealed``: it had a value when shown
+    (a default, or from a file), the operator left it, or Next was pressed. Nobody is
+    told "is required" about a field they have not reached yet.
+    """
 
     class Edited(Message):
+        def __init__(self, row: FieldRow) -> None:
+            super().__init__()
+            self.row = row
+
+    class Left(Message):
         def __init__(self, row: FieldRow) -> None:
             super().__init__()
             self.row = row
@@ -118,6 +129,10 @@ class FieldRow(Vertical):
             value = "yes" if value else "no"
         self._initial = "" if value is None else str(value)
         self.error: str | None = None
+        """The model's verdict on the current value (shown or not)."""
+        self.shown: str | None = None
+        """The error on screen: ``error`` once revealed (see ``FormScreen.revalidate``)."""
+        self.revealed = self._initial != ""
         self.check: CheckResult | None = None
         self.checking = False
 
@@ -176,12 +191,14 @@ class FieldRow(Vertical):
     def on_descendant_blur(self, _: events.DescendantBlur) -> None:
         self.query_one(".label", Label).update(Text(self._label(False)))
         self.remove_class("-focused")
+        self.revealed = True
+        self.post_message(self.Left(self))
 
     def show(self) -> None:
-        """Paint the model's message, else the live check's state, as words."""
+        """Paint the model's message (once shown), else the live check's state, as words."""
         status, message = "", ""
-        if self.error is not None:
-            status, message = "error", f"error: {self.error}"
+        if self.shown is not None:
+            status, message = "error", f"error: {self.shown}"
         elif self.checking:
             status, message = "checking", "checking ..."
         elif self.check is not None:

@@ -78,6 +78,10 @@ class FormScreen(Screen[None]):
         self._painted: dict[str, set[str]] = {}
         """The rows each check group marked last time (cleared before it marks again)."""
         self._loose_problems: list[str] = []
+        self._revealed = False
+        """Every error shows: Next was pressed, or the answers came from a file."""
+        self._refusal: list[str] = []
+        """Why Next was refused: stays in the notice until a value or a check changes."""
 
     @property
     def wizard(self) -> WizardApp:
@@ -112,6 +116,7 @@ class FormScreen(Screen[None]):
         rows = self.rows()
         if rows:
             rows[0].editor.focus()
+        self._revealed = self.draft.tree is not None
         self.revalidate()
         for check in self.live_checks():
             self.schedule(check)
@@ -126,7 +131,9 @@ class FormScreen(Screen[None]):
         changed = self.edited(row)
         if inspect.isawaitable(changed):
             await changed
-        self.revalidate()
+        # A choice is made in one key; typed text is judged once the field is left.
+        self._refusal = []
+        self.revalidate(commit=row.spec.kind in ("choice", "bool"))
         for check in self.live_checks():
             if any(_under(row.spec.path, t) for t in check.triggers):
                 self.schedule(check)
@@ -135,6 +142,9 @@ class FormScreen(Screen[None]):
         """Hook for screens whose layout follows a value (provider, mode)."""
         return None
 
+    def on_field_row_left(self, event: FieldRow.Left) -> None:
+        self.revalidate()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.focus_next()
@@ -142,8 +152,12 @@ class FormScreen(Screen[None]):
     def rows(self) -> list[FieldRow]:
         return list(self.query(FieldRow))
 
-    def revalidate(self) -> dict[str, str]:
-        """Paint the model's verdict; return this screen's problems by path."""
+    def revalidate(self, commit: bool = True) -> dict[str, str]:
+        """Paint the model's verdict; return this screen's problems by path.
+
+        `commit`: show every revealed field's error. While a value is being typed
+        (not `commit`), errors on screen follow the value (and go once it is right),
+        but none appears until the field is left."""
         problems = self.draft.problems()
         rows = self.rows()
         known = {path: row for row in rows for path in row.spec.paths}
@@ -161,10 +175,35 @@ class FormScreen(Screen[None]):
                 loose.append(f"error: {path or 'answers'}: {message}")
                 mine[path] = message
         for row in rows:
+            row.revealed = row.revealed or self._revealed
+            if commit or row.shown is not None:
+                row.shown = row.error if row.revealed else None
             row.show()
         self._loose_problems = loose
-        self.query_one(".notice", Static).update(Text("\n".join(loose)))
+        shown = self._refusal or (loose if self._revealed else [])
+        self.query_one(".notice", Static).update(Text("\n".join(shown)))
         return mine
+
+    def elsewhere(self) -> list[str]:
+        """The other screens with problems, and their fields: what to fix before a check
+        that needs the whole deployment can run ("1 Topology: vip")."""
+        import importlib
+
+        from harbor_wizard.views.app import CLASSES
+
+        problems = list(self.draft.problems())
+        mine = type(self)
+        found: list[str] = []
+        for name in self.wizard.flow():
+            module = importlib.import_module(f"harbor_wizard.screens.{name}")
+            screen = getattr(module, CLASSES[name])
+            sections = getattr(screen, "SECTIONS", ())
+            paths = [p for p in problems if any(_under(p, s) for s in sections)]
+            problems = [p for p in problems if p not in paths]
+            if paths and screen is not mine:
+                title = str(getattr(screen, "TITLE_TEXT", name)).split(":")[0]
+                found.append(f"{title}: {', '.join(paths)}")
+        return found
 
     # -- live checks ----------------------------------------------------------------
     def schedule(self, check: LiveCheck) -> None:
@@ -207,7 +246,8 @@ class FormScreen(Screen[None]):
         self._checking.discard(event.group)
         self._check_results[event.group] = event.results
         forget_changed_warnings(self.draft.acknowledged, event.results)
-        self.revalidate()  # also clears a "still running" refusal
+        self._refusal = []
+        self.revalidate(commit=False)  # also clears a "still running" refusal
         for check in self.live_checks():
             if check.group == event.group:
                 self.paint_check(check)
@@ -253,9 +293,11 @@ class FormScreen(Screen[None]):
         return []
 
     def action_next(self) -> None:
+        self._revealed = True
+        self._refusal = []
         self.revalidate()
         notice = self.query_one(".notice", Static)
-        failing = [row for row in self.rows() if row.error or _failed(row.check)]
+        failing = [row for row in self.rows() if row.shown or _failed(row.check)]
         reasons = self.refusals()
         if failing or self._loose_problems or reasons:
             if failing:
@@ -266,10 +308,12 @@ class FormScreen(Screen[None]):
                 *self._loose_problems,
                 *reasons,
             ]
+            self._refusal = lines
             notice.update(Text("\n".join(lines)))
             return
         if self._checking:
-            notice.update(Text("Next refused: the live checks are still running (wait, or F5)."))
+            self._refusal = ["Next refused: the live checks are still running (wait, or F5)."]
+            notice.update(Text(self._refusal[0]))
             return
         warnings = [
             r

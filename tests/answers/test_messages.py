@@ -148,7 +148,7 @@ def test_rules_between_fields_are_reported_beside_another_mistake(
     lines = text.splitlines()
     node3 = next(i for i, n in enumerate(lines, 1) if "harbor03" in n)
     lb2 = next(i for i, n in enumerate(lines, 1) if "lb02" in n)
-    assert f"{path}:2: name: is required: the deployment's name" in err  # the mapping's line
+    assert f"{path}:2: name: is required: a name for this deployment" in err  # its mapping
     assert f"{path}:{node3}: harbor_nodes[2].address: 198.51.100.21 is also Harbor node 1's" in err
     assert (
         f"{path}:{lb2}: load_balancer.nodes[1].address: 198.51.101.12 is not in the VIP's "

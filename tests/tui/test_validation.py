@@ -1,4 +1,5 @@
-"""Each field's bad value shows the model's message (the loader's words) and blocks Next."""
+"""Each field's bad value shows the model's message (the loader's words) once the field is
+left or Next is pressed, and blocks Next."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from harbor_wizard.answers.messages import required as required_message
 from harbor_wizard.secrets import value_problem
+from harbor_wizard.views.draft import parse_path
 from tests.tui.conftest import SIZE, editor, fill, message, screen_name
 from tests.tui.offline import app_on, loader_message
 
@@ -60,9 +63,10 @@ async def test_bad_values_show_the_loaders_words_and_block_next(screen: str) -> 
         for path, bad in CASES[screen]:
             good = app.draft.get(path)
             await fill(pilot, {path: bad})
+            assert message(pilot, path) == "", f"{path}: an error before the field was left"
+            await refused(pilot, screen, path)
             expected = loader_message(path, bad)
             assert message(pilot, path) == f"error: {expected}"
-            await refused(pilot, screen, path)
             await fill(pilot, {path: good})
             assert not message(pilot, path).startswith("error"), path
 
@@ -72,15 +76,19 @@ async def test_bad_secret_values_say_why(screen: str, path: str, bad: str) -> No
     app = app_on(screen)
     async with app.run_test(size=SIZE) as pilot:
         await fill(pilot, {path: bad})
-        assert message(pilot, path) == f"error: {value_problem(path, bad)}"
         await refused(pilot, screen, path)
+        expected = value_problem(path, bad) if bad else required_message(parse_path(path))
+        assert message(pilot, path) == f"error: {expected}"
 
 
 async def test_storage_provider_settings_follow_the_model() -> None:
     app = app_on("storage")
     async with app.run_test(size=SIZE) as pilot:
         await fill(pilot, {"storage.provider": "s3"})
-        assert message(pilot, "storage.config") == "error: the s3 driver needs 'region'"
+        await pilot.press("f2")
+        assert message(pilot, "storage.config") == (
+            "error: the s3 driver needs 'region', e.g. region: eu-west-1"
+        )
         await fill(pilot, {"storage.config.region": "eu-west-1", "storage.config.bucket": "b"})
         assert message(pilot, "storage.config") == ""
         await fill(pilot, {"storage.config.secretkey": "s3cr3t-key"})
