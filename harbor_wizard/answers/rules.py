@@ -271,7 +271,9 @@ def _hosts(v: Values) -> list[_Host]:
         _Host(("harbor_nodes", i), f"Harbor node {i + 1}", f"harbor{i + 1:02d}")
         for i in range(v.count("harbor_nodes") or 0)
     ]
-    return lbs + nodes
+    # Nodes first: they are on the first screen, so a clash is marked on the LB (the later
+    # screen, where the operator is when it happens in a new deployment).
+    return nodes + lbs
 
 
 def _address_rules(v: Values) -> Iterator[Rule]:

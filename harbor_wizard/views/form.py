@@ -143,7 +143,8 @@ class FormScreen(Screen[None]):
         return None
 
     def on_field_row_left(self, event: FieldRow.Left) -> None:
-        self.revalidate()
+        if self.is_current:  # not while a dialog opens over it, nor once switched away
+            self.revalidate()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -18,7 +18,7 @@ from harbor_wizard.views.draft import Draft
 from tests.answers.test_messages import operator_words
 from tests.support.deployment import ANSWERS, SECRETS, https, write_deployment
 from tests.tui.conftest import SIZE, editor, message, row, screen_name
-from tests.tui.offline import NEVER
+from tests.tui.offline import NEVER, app_on
 
 SCREENS = ["topology", "load_balancers", "database", "clair_database", "redis", "storage",
            "certificates", "ssh_access", "review"]  # fmt: skip
@@ -146,6 +146,21 @@ async def test_a_duplicate_address_is_marked_on_screen_1_before_next() -> None:
         assert "198.51.100.21 is also" in screen_text(app)
         await pilot.press("shift+tab", "end", "backspace", "2")
         assert message(pilot, "harbor_nodes[1].address") == ""  # right again: gone at once
+
+
+async def test_a_clash_with_an_earlier_screen_is_marked_where_it_was_typed() -> None:
+    """An LB given a node's address: the LB's field says so (screen 2), not the node's."""
+    app = app_on("load_balancers")
+    async with app.run_test(size=SIZE) as pilot:
+        field = editor(pilot, "load_balancer.nodes[1].address")
+        field.focus()
+        field.value = "198.51.100.21"
+        await pilot.press("tab")
+        assert message(pilot, "load_balancer.nodes[1].address") == (
+            "error: 198.51.100.21 is also Harbor node 1's address (harbor01): every host "
+            "needs its own address"
+        )
+        assert "harbor_nodes[0].address" not in app.draft.problems()
 
 
 async def test_a_screen_shows_no_error_before_the_field_is_left() -> None:
