@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,13 +19,19 @@ class ConfirmScreen(ModalScreen[bool]):
     CSS_PATH = "confirm.tcss"
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape,f3", "answer(False)", "No"),
-        Binding("left", "move(-1)", "Previous button", show=False),
-        Binding("right", "move(1)", "Next button", show=False),
+        # Priority, all three: Textual handles priority keys at once and forwards the others
+        # to the focused widget's queue, so typed ahead they would come after Enter.
+        Binding("left", "move(-1)", "Previous button", show=False, priority=True),
+        Binding("right", "move(1)", "Next button", show=False, priority=True),
+        Binding("enter", "choose", "Answer", show=False, priority=True),
     ]
 
     def __init__(self, question: str) -> None:
         super().__init__()
         self.question = question
+        self.choice = "no"
+        """The button Enter answers with, kept at once: focus moves a message later, so
+        Left then Enter typed ahead would otherwise press the button focus left."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -45,5 +52,15 @@ class ConfirmScreen(ModalScreen[bool]):
     def action_move(self, step: int) -> None:
         """Left/Right go from button to button, as in most dialogs (Tab does too)."""
         buttons = list(self.query(Button))
-        index = buttons.index(self.focused) if self.focused in buttons else 0
-        buttons[max(0, min(index + step, len(buttons) - 1))].focus()
+        ids = [button.id for button in buttons]
+        index = ids.index(self.choice) if self.choice in ids else 0
+        chosen = buttons[max(0, min(index + step, len(buttons) - 1))]
+        self.choice = chosen.id or self.choice
+        chosen.focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, Button) and event.widget.id:
+            self.choice = event.widget.id
+
+    def action_choose(self) -> None:
+        self.dismiss(self.choice == "yes")

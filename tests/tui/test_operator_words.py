@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Button, Static
 
@@ -226,6 +227,21 @@ async def test_dialog_buttons_take_left_and_right() -> None:
         await pilot.press("right")
         assert app.focused is app.screen.query_one("#no", Button)
         await pilot.press("left", "enter")
+        await pilot.pause()
+    assert answers == [True]
+
+
+async def test_left_then_enter_typed_ahead_answers_yes() -> None:
+    """Both keys in one read (a paste, a fast typist over SSH): focus moves a message after
+    Left, so Enter must answer with the button Left chose, not the one still focused."""
+    app = WizardApp(Draft.new(), first="topology", debounce=NEVER)
+    answers: list[bool] = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.confirm("Go on?", answers.append)
+        await pilot.pause()
+        app.post_message(events.Key("left", None))
+        app.post_message(events.Key("enter", "\r"))
+        await pilot.pause()
         await pilot.pause()
     assert answers == [True]
 
