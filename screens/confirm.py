@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -24,6 +24,10 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("left", "move(-1)", "Previous button", show=False, priority=True),
         Binding("right", "move(1)", "Next button", show=False, priority=True),
         Binding("enter", "choose", "Answer", show=False, priority=True),
+        Binding("up", "scroll(-1)", "Scroll up", show=False),
+        Binding("down", "scroll(1)", "Scroll down", show=False),
+        Binding("pageup", "scroll(-10)", "Page up", show=False),
+        Binding("pagedown", "scroll(10)", "Page down", show=False),
     ]
 
     def __init__(self, question: str) -> None:
@@ -35,13 +39,26 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Text(self.question), classes="question")
+            # A long question (many warnings) scrolls; the buttons always stay in view.
+            with VerticalScroll(classes="question-box", can_focus=False):
+                yield Static(Text(self.question), classes="question")
+            yield Static("", classes="more")
             with Horizontal(classes="buttons"):
                 yield MarkedButton("Yes", id="yes")
                 yield MarkedButton("No", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
+        self.call_after_refresh(self._say_more)
+
+    def _say_more(self) -> None:
+        box = self.query_one(".question-box", VerticalScroll)
+        if box.max_scroll_y > 0:
+            self.query_one(".more", Static).update("(more: Up/Down or PageUp/PageDown)")
+
+    def action_scroll(self, lines: int) -> None:
+        box = self.query_one(".question-box", VerticalScroll)
+        box.scroll_to(y=box.scroll_y + lines, animate=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")

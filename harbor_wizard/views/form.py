@@ -324,7 +324,8 @@ class FormScreen(Screen[None]):
         ]
         acknowledged = self.draft.acknowledged
         if warnings and not all(acknowledged.get(warning_key(w)) == w.message for w in warnings):
-            text = "\n".join(f"warning: {w.message}" for w in warnings)
+            said = live.merged((w.target, w.message) for w in warnings)
+            text = "\n".join(f"warning: {line}" for line in said)
             self.wizard.confirm(
                 f"Go on with these warnings?\n{text}",
                 lambda yes: self._acknowledge(warnings) if yes else None,

@@ -278,3 +278,24 @@ async def test_help_keeps_its_brackets_and_fits_80_columns() -> None:
     for line in KEYS.splitlines():
         if line.strip():
             assert line.strip() in text, line
+
+
+async def test_a_long_question_scrolls_and_its_buttons_stay_in_view() -> None:
+    """Six nodes' storage warnings once pushed Yes and No off the bottom of the dialog."""
+    app = WizardApp(Draft.new(), first="topology", debounce=NEVER)
+    answers: list[bool] = []
+    warnings = "\n".join(f"warning: harbor{i:02d}: /data/registry is on ext4" for i in range(40))
+    async with app.run_test(size=SIZE) as pilot:
+        app.confirm(f"Go on with these warnings?\n{warnings}", answers.append)
+        await pilot.pause()
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "> No" in shown
+        assert "Yes" in shown
+        assert "(more: Up/Down or PageUp/PageDown)" in shown
+        assert "harbor39" not in shown
+        await pilot.press("pagedown", "pagedown", "pagedown", "pagedown")
+        assert "harbor39" in screen_text(app)
+        await pilot.press("left", "enter")
+        await pilot.pause()
+    assert answers == [True]
