@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from harbor_wizard.screens.install import resume_command
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,7 +23,7 @@ from harbor_wizard.plan import OPERATOR
 from harbor_wizard.steps.preflight import Preflight
 from harbor_wizard.views.live import merged
 from harbor_wizard.views.progress import Progress
-from harbor_wizard.views.saving import Saved, replay_command
+from harbor_wizard.views.saving import Saved
 
 
 class DoneScreen(Screen[None]):
@@ -70,7 +71,7 @@ class DoneScreen(Screen[None]):
                     f"Log:          {log_path}\n"
                     f"Journal:      {saved.install.journal.path}\n"
                     f"Run again unattended (safe: steps are idempotent):\n"
-                    f"  {replay_command(saved.path)}"
+                    f"  {resume_command(saved)}"
                 ),
                 id="paths",
             )

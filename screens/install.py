@@ -28,22 +28,17 @@ from harbor_wizard.events import Outcome, StepFinished, StepStarted
 from harbor_wizard.views.ascii_tree import AsciiTree
 from harbor_wizard.views.live import in_daemon_thread
 from harbor_wizard.views.progress import Progress, StepState
+from harbor_wizard.views.saving import replay_command
 from harbor_wizard.views.tui_events import RunEvents, TuiSink
 
 Key = tuple[str, str]
 
 
 def resume_command(saved: Any) -> str:
-    """The unattended command that resumes this deployment: its answers file, and its
-    secrets file when the run read one that is not the file's own sidecar (the keyring
-    and ``<name>.secrets.yaml`` beside it are found without being named)."""
-    from harbor_wizard.secrets import SecretResolver
-
-    words = ["harbor-wizard", "--answers", str(saved.path)]
+    """The unattended command that resumes this deployment (with the secrets file the run
+    read, when it is not the answers file's own sidecar)."""
     file = saved.inputs.resolver.file
-    if file is not None and file.path != SecretResolver.sidecar_for(saved.path):
-        words += ["--secrets", str(file.path)]
-    return shlex.join(words)
+    return replay_command(saved.path, file.path if file is not None else None)
 
 
 def _visible(lines: Iterable[str]) -> list[str]:

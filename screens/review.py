@@ -190,7 +190,7 @@ class ReviewScreen(Screen[None]):
             lines = ["Secrets (never in the answers file):"]
             lines += [f"  {secret}: {place}" for secret, place in places.items()]
             text = "\n".join(lines)
-        self._paint_places(text, f"Replay unattended: {replay_command(path)}")
+        self._paint_places(text, f"Replay unattended: {replay_command(path, draft.secrets_file)}")
 
     def _paint_places(self, text: str, replay: str) -> None:
         self.query_one("#secrets", Static).update(Text(text))

@@ -97,6 +97,9 @@ class Draft:
         self.indent = indent
         self.path = path
         self.secrets: dict[str, str] = {}
+        self.secrets_file: Path | None = None
+        """The `--secrets` file the draft was opened with: its secrets (and the shared
+        files generated for the deployment) are read from it and new ones kept in it."""
         self.accepted: set[str] = set()
         """Host key fingerprints the operator accepted on the SSH screen."""
         self.acknowledged: dict[str, str] = {}

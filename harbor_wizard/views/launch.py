@@ -47,6 +47,7 @@ def open_draft(path: Path, secrets: Path | None = None) -> Draft:
     from harbor_wizard.views.draft import Draft
 
     draft = Draft.from_file(path)
+    draft.secrets_file = secrets
     if secrets is not None:
         resolver = SecretResolver(
             str(draft.get("name") or "deployment"),

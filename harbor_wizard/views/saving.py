@@ -8,6 +8,7 @@ file on disk.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,10 +36,13 @@ class Saved:
 
 
 def secret_places(draft: Draft, path: Path) -> dict[str, str]:
-    """Where each secret will be kept: the keyring when one answers, else the 0600 file."""
+    """Where each secret will be kept: the `--secrets` file the draft was opened with,
+    else the keyring when one answers, else the 0600 file beside the answers."""
     name = str(draft.get("name") or "deployment")
     sidecar = SecretResolver.sidecar_for(path)
-    if sidecar.exists():
+    if draft.secrets_file is not None:
+        place = f"secrets file {draft.secrets_file} (given with --secrets)"
+    elif sidecar.exists():
         place = f"secrets file {sidecar} (mode 0600)"
     else:
         store = KeyringStore(name)
@@ -50,9 +54,14 @@ def secret_places(draft: Draft, path: Path) -> dict[str, str]:
     return {secret: place for secret in draft.secret_paths()}
 
 
-def replay_command(path: Path) -> str:
-    """The unattended command that installs the same deployment (secrets found beside it)."""
-    return f"harbor-wizard --answers {path}"
+def replay_command(path: Path, secrets: Path | None = None) -> str:
+    """The unattended command that installs the same deployment: its answers file, and its
+    secrets file when that is not the file's own sidecar (the keyring and
+    ``<name>.secrets.yaml`` beside it are found without being named)."""
+    words = ["harbor-wizard", "--answers", str(path)]
+    if secrets is not None and secrets != SecretResolver.sidecar_for(path):
+        words += ["--secrets", str(secrets)]
+    return shlex.join(words)
 
 
 def save(draft: Draft, path: Path, accepted: frozenset[str]) -> Saved:
@@ -66,8 +75,9 @@ def save(draft: Draft, path: Path, accepted: frozenset[str]) -> Saved:
     document.save(path)
     draft.tree = document.tree
     notes: list[str] = []
-    resolver = SecretResolver(
+    resolver = SecretResolver(  # the --secrets file opened with, else where --answers looks
         document.answers.name,
+        secrets_file=draft.secrets_file,
         sidecar=SecretResolver.sidecar_for(path),
         notify=notes.append,
     )
@@ -77,6 +87,6 @@ def save(draft: Draft, path: Path, accepted: frozenset[str]) -> Saved:
             redact.register(value)
             if resolver.find(secret) != value:
                 resolver.store(secret, value)
-    inputs = load_inputs(path, notify=notes.append)
+    inputs = load_inputs(path, draft.secrets_file, notify=notes.append)
     install = Install(inputs, CheckOptions(accepted_fingerprints=accepted))
     return Saved(path, inputs, install, notes)
