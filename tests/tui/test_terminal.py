@@ -282,7 +282,7 @@ def to_review(term: Terminal) -> None:
         term.wait_for(rf"^(?!.*\[checking\]){present}.*$", 30)
         term.press("F2")
         if "Go on with" in term.wait_for(f"{re.escape(following)}|Go on with these warnings"):
-            term.press("Tab", "Enter")  # the lab's HA warnings
+            term.press("Left", "Enter")  # the lab's HA warnings
             term.wait_for(re.escape(following))
 
 
@@ -298,7 +298,7 @@ def test_quit_during_an_install_exits_130_and_the_printed_command_resumes_it(
         to_review(term)
         term.press("F2")
         if "Replace it?" in term.wait_for(r"Replace it\?|Saved\s", 120):
-            term.press("Tab", "Enter")
+            term.press("Left", "Enter")
         term.wait_for(r"Saved\s.*F4\s+installs", 120)
         term.press("F4")
         screen = term.wait_for(r"\[running\] \./install\.sh", 180)
@@ -307,7 +307,7 @@ def test_quit_during_an_install_exits_130_and_the_printed_command_resumes_it(
         assert "Done" not in screen
         term.press("C-q")
         term.wait_for("Stop it")
-        term.press("Tab", "Enter")  # Yes
+        term.press("Left", "Enter")  # Yes
         term.wait_for(r"\[exit \d+\]", 120, exit_ok=True)
     finally:
         lab["harbor01"].run("rm -f /data/harbor-standin/up-seconds")
