@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -33,9 +32,6 @@ class ConfirmScreen(ModalScreen[bool]):
     def __init__(self, question: str) -> None:
         super().__init__()
         self.question = question
-        self.choice = "no"
-        """The button Enter answers with, kept at once: focus moves a message later, so
-        Left then Enter typed ahead would otherwise press the button focus left."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -67,17 +63,13 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
     def action_move(self, step: int) -> None:
-        """Left/Right go from button to button, as in most dialogs (Tab does too)."""
+        """Left/Right go from button to button, as in most dialogs (Tab does too). Focus is
+        set at once (``Widget.focus`` waits a message), so an Enter typed right after it
+        answers with the button moved to."""
         buttons = list(self.query(Button))
-        ids = [button.id for button in buttons]
-        index = ids.index(self.choice) if self.choice in ids else 0
-        chosen = buttons[max(0, min(index + step, len(buttons) - 1))]
-        self.choice = chosen.id or self.choice
-        chosen.focus()
-
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        if isinstance(event.widget, Button) and event.widget.id:
-            self.choice = event.widget.id
+        index = buttons.index(self.focused) if self.focused in buttons else 0
+        self.set_focus(buttons[max(0, min(index + step, len(buttons) - 1))])
 
     def action_choose(self) -> None:
-        self.dismiss(self.choice == "yes")
+        """Enter: the focused button's answer (Tab and Left/Right set focus at once)."""
+        self.dismiss(self.focused is not None and self.focused.id == "yes")

@@ -231,15 +231,16 @@ async def test_dialog_buttons_take_left_and_right() -> None:
     assert answers == [True]
 
 
-async def test_left_then_enter_typed_ahead_answers_yes() -> None:
-    """Both keys in one read (a paste, a fast typist over SSH): focus moves a message after
-    Left, so Enter must answer with the button Left chose, not the one still focused."""
+@pytest.mark.parametrize("move", ["left", "tab", "shift+tab"])
+async def test_a_move_then_enter_typed_ahead_answers_yes(move: str) -> None:
+    """Both keys in one read (a paste, a fast typist over SSH): Enter must answer with the
+    button the move chose, not the one focused before it."""
     app = WizardApp(Draft.new(), first="topology", debounce=NEVER)
     answers: list[bool] = []
     async with app.run_test(size=SIZE) as pilot:
         app.confirm("Go on?", answers.append)
         await pilot.pause()
-        app.post_message(events.Key("left", None))
+        app.post_message(events.Key(move, None))
         app.post_message(events.Key("enter", "\r"))
         await pilot.pause()
         await pilot.pause()
