@@ -300,3 +300,19 @@ async def test_a_long_question_scrolls_and_its_buttons_stay_in_view() -> None:
         await pilot.press("left", "enter")
         await pilot.pause()
     assert answers == [True]
+
+
+@pytest.mark.parametrize("first", ["start", "review"])
+async def test_the_start_and_review_problems_are_bold_text_under_no_color(
+    first: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NO_COLOR turns an error colour into a dim grey: these lines keep the text colour."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = WizardApp(None if first == "start" else Draft.new(), first=first, debounce=NEVER)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        line = app.screen.query_one("#problem" if first == "start" else "#status")
+        line.add_class("-error")
+        await pilot.pause()
+        assert line.rich_style.bold
+        assert line.rich_style.color == app.screen.rich_style.color
