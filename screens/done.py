@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from harbor_wizard.screens.install import resume_command
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -71,7 +70,7 @@ class DoneScreen(Screen[None]):
                     f"Log:          {log_path}\n"
                     f"Journal:      {saved.install.journal.path}\n"
                     f"Run again unattended (safe: steps are idempotent):\n"
-                    f"  {resume_command(saved)}"
+                    f"  {saved.replay_command()}"
                 ),
                 id="paths",
             )

@@ -28,17 +28,9 @@ from harbor_wizard.events import Outcome, StepFinished, StepStarted
 from harbor_wizard.views.ascii_tree import AsciiTree
 from harbor_wizard.views.live import in_daemon_thread
 from harbor_wizard.views.progress import Progress, StepState
-from harbor_wizard.views.saving import replay_command
 from harbor_wizard.views.tui_events import RunEvents, TuiSink
 
 Key = tuple[str, str]
-
-
-def resume_command(saved: Any) -> str:
-    """The unattended command that resumes this deployment (with the secrets file the run
-    read, when it is not the answers file's own sidecar)."""
-    file = saved.inputs.resolver.file
-    return replay_command(saved.path, file.path if file is not None else None)
 
 
 def _visible(lines: Iterable[str]) -> list[str]:
@@ -288,7 +280,7 @@ class InstallScreen(Screen[None]):
         saved = self.wizard.saved
         self.wizard.farewell = (
             f"harbor-wizard: the install stopped after {self.install.last_completed()}. "
-            f"To resume: {resume_command(saved)} (or harbor-wizard --edit "
+            f"To resume: {saved.replay_command()} (or harbor-wizard --edit "
             f"{shlex.quote(str(saved.path))}); steps already done are skipped."
         )
         self.wizard.exit(return_code=code)

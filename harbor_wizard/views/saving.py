@@ -34,6 +34,12 @@ class Saved:
     def plan(self) -> Any:
         return self.install.plan
 
+    def replay_command(self) -> str:
+        """The unattended command that runs (or resumes) this deployment, with the secrets
+        file the run read when it is not the answers file's own sidecar."""
+        file = self.inputs.resolver.file
+        return replay_command(self.path, file.path if file is not None else None)
+
 
 def secret_places(draft: Draft, path: Path) -> dict[str, str]:
     """Where each secret will be kept: the `--secrets` file the draft was opened with,
