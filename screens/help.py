@@ -17,12 +17,12 @@ Keys (keyboard only; every screen fits 80x24)
   Enter           leave a field for the next one; press a focused button
   Left, Right     change a < choice > (Space too); move between buttons
   F1              this help (Escape or F1 closes it)
-  F2              Next screen; refused while a field shows "error:"
+  F2              Next screen (refused while a field shows "error:"); Save
   F3              Back to the previous screen (values are kept)
   F5              run the live checks of this screen again
   F6, F7          topology: add / remove a Harbor node (at least 2 stay)
                   SSH access: accept / refuse the selected host's key
-  F4, F9          install: retry after a fix / abort (asks first)
+  F4, F8, F9      install: retry / follow the running step / abort (asks)
   Ctrl+Q          quit (asks first while the install runs)
 
 What you see
