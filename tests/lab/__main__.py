@@ -13,7 +13,7 @@ import os
 import sys
 
 from . import state
-from .lab import Lab, LabConfig
+from .lab import MAX_HARBOR_NODES, Lab, LabConfig
 from .util import LabError
 
 
@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         "--harbor-nodes",
         type=int,
         default=2,
-        choices=range(1, 9),
+        choices=range(1, MAX_HARBOR_NODES + 1),
         metavar="N",
-        help="number of Harbor nodes, 1..8 (default 2)",
+        help=f"number of Harbor nodes, 1..{MAX_HARBOR_NODES} (default 2)",
     )
     p_up.add_argument("--prefix", help="name prefix, hw + 4 hex digits (default: random)")
     p_down = sub.add_parser("down", help="remove labs (all of `up`'s and stale ones)")

@@ -23,8 +23,15 @@ FORBIDDEN_SUBNETS = ("192.0.2.0/24", "203.0.113.0/24")
 PREFIX_RE = re.compile(r"^hw[0-9a-f]{4}$")
 NETNS_RE = re.compile(r"^(hw[0-9a-f]{4})-[a-z0-9]+$")
 LINK_RE = re.compile(r"^(hw[0-9a-f]{4})(br|v\d\d|p\d\d)$")
-#: Host address offsets inside the subnet.
-HOST_OFFSET = {"lb": 10, "harbor": 20, "service": 30}
+#: Address offsets inside the subnet (a /26 holds every lab size): the LBs at .11-.12,
+#: the services at .13-.15, Harbor nodes from .21 (.21-.40 with 20 nodes), the VIP at .50.
+#: Free at any lab size, for client addresses tests put on the bridge: .2-.10, .16-.20,
+#: .41-.49 and .51-.62; .34-.40 too while the lab has at most 13 Harbor nodes (the tests'
+#: session lab has 4).
+LB_OFFSET = 11
+SERVICE_OFFSET = 13
+HARBOR_OFFSET = 21
+MAX_HARBOR_NODES = 20
 VIP_OFFSET = 50
 
 
@@ -55,7 +62,7 @@ class Names:
 
 @dataclass(frozen=True)
 class Subnet:
-    """Address plan: bridge (operator) .1, hosts from .10, the VIP at .50 (a /26 holds a lab)."""
+    """Address plan: bridge (operator) .1, hosts .11-.40, the VIP .50 (a /26 holds a lab)."""
 
     network: ipaddress.IPv4Network
 

@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.lab.net import list_links, list_netns
+from tests.lab.net import Subnet, list_links, list_netns
 from tests.lab.state import LAB_ROOT
 from tests.lab.util import pid_alive, wait_until
 
 pytestmark = [pytest.mark.lab, pytest.mark.xdist_group("lab")]
 
 REPO = Path(__file__).resolve().parents[2]
-SUBNET = "198.51.100.64/26"
+#: Beside the session's lab; HW_LAB_CLI_SUBNET moves it (two sessions on one machine).
+SUBNET = os.environ.get("HW_LAB_CLI_SUBNET") or "198.51.100.64/26"
 
 
 def lab_cli(*args: str, prefix: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -78,7 +79,7 @@ def test_up_writes_answers_and_down_removes_everything(lab: object) -> None:
         assert secrets_path.stat().st_mode & 0o777 == 0o600
         assert answers["version"] == 1
         assert answers["harbor"]["version"] == "1.4.0"
-        assert answers["vip"] == answers["harbor"]["hostname"] == "198.51.100.114"
+        assert answers["vip"] == answers["harbor"]["hostname"] == Subnet.parse(SUBNET).vip
         assert [n["name"] for n in answers["harbor_nodes"]] == ["harbor01", "harbor02"]
         assert answers["load_balancer"]["interface"] == "eth0"
         assert Path(answers["harbor"]["installer"]).is_file()
