@@ -2,17 +2,21 @@
 
 Both run in the same private tmux server size (80x24); the clock starts before the launch
 and stops when the first screen's text is visible. Aim: the wizard within 1.3x the bare
-app. Run: `.venv/bin/python -m benchmarks.tui_startup [runs]`.
+app. harbor-wizard is a wheel of this checkout installed with pip, as operators run it
+(benchmarks/installed.py), and the bare app runs on that install's Python; `--checkout`
+measures .venv's editable tree instead. Run:
+`.venv/bin/python -m benchmarks.tui_startup [--runs N] [--checkout]`.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import installed
 from tests.support.tmux import Terminal
 
 BARE = """
@@ -38,19 +42,23 @@ def first_frame(command: list[str], text: str, cwd: Path) -> float:
         terminal.stop()
 
 
-def main(runs: int = 9) -> None:
-    bin_dir = Path(sys.executable).parent
-    with tempfile.TemporaryDirectory() as folder:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=9, help="launches of each (default 9)")
+    installed.add_argument(parser)
+    args = parser.parse_args()
+    with installed.wizard(args.checkout) as wizard, tempfile.TemporaryDirectory() as folder:
+        print(f"measuring: {wizard.description}")
         cwd = Path(folder)
         (cwd / "bare.py").write_text(BARE)
         cases = {
-            "bare Textual app": ([sys.executable, "bare.py"], "bare textual ready"),
-            "harbor-wizard": ([str(bin_dir / "harbor-wizard")], "New deployment"),
+            "bare Textual app": ([wizard.python, "bare.py"], "bare textual ready"),
+            "harbor-wizard": (wizard.command, "New deployment"),
         }
         for command, text in cases.values():  # warm the file cache
             first_frame(command, text, cwd)
         times: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(runs):  # interleaved, so load changes hit both alike
+        for _ in range(args.runs):  # interleaved, so load changes hit both alike
             for name, (command, text) in cases.items():
                 times[name].append(first_frame(command, text, cwd))
     for name, values in times.items():
@@ -63,4 +71,4 @@ def main(runs: int = 9) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 9)
+    main()
