@@ -165,8 +165,11 @@ def show(label: str, run: Run) -> None:
         f"round trips per host (max/sum): {show_trips(run.round_trips)}"
     )
     print(f"    critical path (s): {critical_path(run)}")
-    per_phase = ", ".join(f"{p.name} {show_trips(p.round_trips)}" for p in run.phases)
-    print(f"    round trips per phase (max/sum): {per_phase or 'no phases'}")
+    if any(p.round_trips is not None for p in run.phases):
+        per_phase = ", ".join(f"{p.name} {show_trips(p.round_trips)}" for p in run.phases)
+        print(f"    round trips per phase (max/sum): {per_phase}")
+    else:
+        print("    round trips per phase: not recorded")
     print("    slowest steps: " + ", ".join(f"{s} {t:.2f}s" for t, s in run.slowest))
 
 
