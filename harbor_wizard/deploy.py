@@ -18,7 +18,7 @@ from harbor_wizard.journal import Journal
 from harbor_wizard.jsonlog import JsonLog
 from harbor_wizard.plan import DATABASE, EXTERNAL_LB_WAIT, OPERATOR, Plan, build_plan
 from harbor_wizard.problems import StateFileError
-from harbor_wizard.runner import Runner, RunOptions, RunResult
+from harbor_wizard.runner import HOSTS_AT_ONCE, Runner, RunOptions, RunResult
 from harbor_wizard.statedir import state_dir
 from harbor_wizard.steps.rolling import DRAIN_WAIT
 
@@ -41,6 +41,8 @@ class Install:
     """Nodes that serve re-installed at a time (`--batch`); at most all but one."""
     drain_wait: float = DRAIN_WAIT
     """Seconds a drained node's connections get to end (`--drain-wait`)."""
+    parallel: int = HOSTS_AT_ONCE
+    """Hosts worked on at the same time (`--parallel`)."""
 
     def __post_init__(self) -> None:
         self.state: Path = state_dir(self.inputs.answers.name)
@@ -81,6 +83,7 @@ class Install:
             journal=self.journal,
             resume=not self.from_scratch,
             break_lock=self.break_lock,
+            parallel=self.parallel,
         )
         self._runner = Runner(self.plan, self.inputs, Tee(self.journal, log, sink), options)
         try:

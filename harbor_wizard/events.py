@@ -91,6 +91,8 @@ class StepFinished(Event):
 class PhaseFinished(Event):
     phase: str
     failed: bool
+    round_trips: dict[str, int] = field(default_factory=dict)
+    """Commands and file transfers each host was sent during the phase."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +102,8 @@ class RunFinished(Event):
     seconds: float
     stopped: bool = False
     """Ended by the operator (Ctrl-C, SIGTERM, quit), not by a failure."""
+    round_trips: dict[str, int] = field(default_factory=dict)
+    """Commands and file transfers each host was sent during the run."""
 
 
 class EventSink(Protocol):

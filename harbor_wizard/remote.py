@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import secrets
 import shlex
 import shutil
 import threading
@@ -104,6 +105,26 @@ def _alive(connection: Connection) -> paramiko.Transport:
     return transport
 
 
+class RoundTrips:
+    """How many commands and file transfers each address was sent: what a re-run's speed
+    depends on, more than on anything we compute (the benchmark prints it per phase)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def count(self, address: str) -> None:
+        with self._lock:
+            self._counts[address] = self._counts.get(address, 0) + 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+
+round_trips = RoundTrips()
+
+
 @dataclass(frozen=True)
 class Output:
     code: int
@@ -172,6 +193,7 @@ class Running:
     ) -> None:
         self.connection = connection
         transport = _alive(connection)
+        round_trips.count(connection.host)
         self._out, self._err = _Lines(on_line), _Lines(on_line)
         try:
             self.channel = transport.open_session(timeout=NO_ANSWER_SECONDS)
@@ -273,6 +295,62 @@ def run(
 
 
 @dataclass(frozen=True)
+class Read:
+    """A read-only command (constant script, values as "$1"...), run as root: steps name
+    what they read so that the runner can ask a host for all of a phase's reads at once."""
+
+    script: str
+    args: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, script: str, *args: Arg) -> Read:
+        return cls(script, tuple(str(a) for a in args))
+
+
+def ask(connection: Connection, read: Read, *, timeout: float = COMMAND_TIMEOUT) -> Output:
+    """One read on its own (as root)."""
+    return run(connection, read.script, *read.args, sudo=True, timeout=timeout)
+
+
+_AFTER_READ = """code=$?; printf '\\n%s %s\\n' "$mark" "$code"; printf '\\n%s\\n' "$mark" >&2"""
+
+
+def gather(
+    connection: Connection, reads: Sequence[Read], *, timeout: float = COMMAND_TIMEOUT
+) -> dict[Read, Output]:
+    """Every read's result from one command. Each read runs in a subshell of its own (its
+    `exit` and variables stay there) with its values as its "$1"...; the values travel as
+    arguments of the one command line, as with `run`: the script text holds only the reads'
+    constant scripts and argument numbers. A random mark after each read separates the
+    results (a read's output cannot forge it). When the command itself fails, every read
+    gets its failure."""
+    unique = list(dict.fromkeys(reads))
+    if not unique:
+        return {}
+    mark = secrets.token_hex(16)
+    args: list[str] = [mark]
+    lines = ["mark=$1"]
+    for read in unique:
+        first = len(args) + 1
+        args += read.args
+        names = " ".join(f'"${{{n}}}"' for n in range(first, first + len(read.args)))
+        lines += [f"(set -- {names}\n{read.script}\n) </dev/null", _AFTER_READ]
+    out = run(connection, "\n".join(lines), *args, sudo=True, timeout=timeout)
+    # stdout: OUT1 \n MARK CODE1 \n OUT2 \n MARK CODE2 \n ...; stderr: ERR1 \n MARK \n ...
+    stdout = out.stdout.split(f"\n{mark} ")
+    stderr = out.stderr.split(f"\n{mark}\n")
+    if len(stdout) != len(unique) + 1 or len(stderr) != len(unique) + 1:
+        return dict.fromkeys(unique, out)  # the command failed before or between the reads
+    results: dict[Read, Output] = {}
+    text = stdout[0]
+    for read, after, errors in zip(unique, stdout[1:], stderr, strict=False):
+        code, _, following = after.partition("\n")
+        results[read] = Output(int(code) if code.isdigit() else 255, text, errors)
+        text = following
+    return results
+
+
+@dataclass(frozen=True)
 class FileState:
     sha256: str | None
     """None when the file does not exist."""
@@ -285,13 +363,14 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def file_state(connection: Connection, path: PurePosixPath) -> FileState:
-    out = run(
-        connection,
+def file_state_read(path: PurePosixPath) -> Read:
+    return Read.of(
         'if [ -f "$1" ]; then sha256sum < "$1" | cut -d" " -f1; stat -c "%a %U %G" -- "$1"; fi',
         path,
-        sudo=True,
     )
+
+
+def parse_file_state(out: Output) -> FileState:
     lines = out.stdout.split("\n")
     if not out.ok or len(lines) < 2 or not lines[0]:
         return FileState(None, None, None, None)
@@ -299,18 +378,21 @@ def file_state(connection: Connection, path: PurePosixPath) -> FileState:
     return FileState(lines[0], int(mode, 8), owner, group)
 
 
+def file_state(connection: Connection, path: PurePosixPath) -> FileState:
+    return parse_file_state(ask(connection, file_state_read(path)))
+
+
+def sha256s_read(paths: Sequence[PurePosixPath]) -> Read:
+    """The digests of `paths`, read as root (contents never leave the host); a missing file
+    has no line (see `parse_sums`). The output says whether the reading worked."""
+    return Read.of('for f in "$@"; do [ -f "$f" ] && sha256sum -- "$f"; done; true', *paths)
+
+
 def sha256s(
     connection: Connection, paths: Sequence[PurePosixPath], *, timeout: float = COMMAND_TIMEOUT
 ) -> tuple[Output, dict[PurePosixPath, str | None]]:
-    """The digests of `paths`, read as root in one round trip (contents never leave the
-    host); a missing file maps to None. The output says whether the reading worked."""
-    out = run(
-        connection,
-        'for f in "$@"; do [ -f "$f" ] && sha256sum -- "$f"; done; true',
-        *paths,
-        sudo=True,
-        timeout=timeout,
-    )
+    """The digests of `paths` in one round trip; a missing file maps to None."""
+    out = ask(connection, sha256s_read(paths), timeout=timeout)
     return out, parse_sums(out.stdout, paths)
 
 
@@ -324,8 +406,12 @@ def parse_sums(text: str, paths: Sequence[PurePosixPath]) -> dict[PurePosixPath,
     return {path: found.get(str(path)) for path in paths}
 
 
+def file_read(path: PurePosixPath) -> Read:
+    return Read.of('cat -- "$1"', path)
+
+
 def read_file(connection: Connection, path: PurePosixPath) -> str | None:
-    out = run(connection, 'cat -- "$1"', path, sudo=True)
+    out = ask(connection, file_read(path))
     return out.stdout if out.ok else None
 
 
@@ -392,6 +478,7 @@ def write_file(
 def _upload(connection: Connection, target: PurePosixPath, content: bytes | Path) -> None:
     """Fill the (existing, 0600) temp file over SFTP; a dead host raises ConnectionLost."""
     _alive(connection)
+    round_trips.count(connection.host)
     try:
         sftp = connection.sftp()
         sftp.get_channel().settimeout(NO_ANSWER_SECONDS)

@@ -20,6 +20,7 @@ from pathlib import Path
 import paramiko
 from fabric import Connection
 
+from harbor_wizard import remote
 from harbor_wizard.connection import SILENT, SshTarget, connect, targets
 from harbor_wizard.events import (
     Event,
@@ -39,8 +40,11 @@ from harbor_wizard.lock import HostLock, Locked, OperatorLock
 from harbor_wizard.plan import HostPlan, Phase, Plan
 from harbor_wizard.redact import redact
 from harbor_wizard.remote import ConnectionLost
-from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
+from harbor_wizard.steps.base import Action, Change, HostReads, StepContext, StepFailed
 
+HOSTS_AT_ONCE = 32
+"""Hosts worked on at the same time by default (`--parallel`): each holds an SSH connection
+and a few threads here, and the preflight a handful of sessions on each host."""
 LOCK_RELEASE_SECONDS = 2.0
 """How long releasing the host lock may take at the end of a run (also after an abort)."""
 
@@ -48,8 +52,8 @@ LOCK_RELEASE_SECONDS = 2.0
 @dataclass
 class RunOptions:
     dry_run: bool = False
-    parallel: int | None = None
-    """Hosts at once within a phase; all of them by default."""
+    parallel: int = HOSTS_AT_ONCE
+    """Hosts at once within a phase (and in a step that spans hosts)."""
     connect_timeout: float = 10.0
     accepted_fingerprints: frozenset[str] = field(default_factory=frozenset)
     lock_dir: Path | None = None
@@ -114,6 +118,7 @@ class Runner:
 
     def run(self) -> RunResult:
         start = time.monotonic()
+        sent = remote.round_trips.snapshot()
         result = RunResult(ok=True, message="")
         self.emit(RunStarted(deployment=self.plan.deployment, dry_run=self.options.dry_run))
         locks: list[OperatorLock | HostLock] = []
@@ -135,10 +140,24 @@ class Runner:
         stopped = self.cancelled and not result.ok
         self.emit(
             RunFinished(
-                ok=result.ok, message=result.message, seconds=result.seconds, stopped=stopped
+                ok=result.ok, message=result.message, seconds=result.seconds, stopped=stopped,
+                round_trips=self._round_trips(sent),
             )
-        )
+        )  # fmt: skip
         return result
+
+    def _round_trips(self, before: dict[str, int], only: set[str] | None = None) -> dict[str, int]:
+        """Commands and transfers per host since `before` (a `remote.round_trips` snapshot);
+        `only`: of these hosts."""
+        now = remote.round_trips.snapshot()
+        named = {target.address: name for name, target in reversed(self._targets.items())}
+        counts: dict[str, int] = {}
+        for address, total in now.items():
+            name = named.get(address, address)
+            sent = total - before.get(address, 0)
+            if sent and (only is None or name in only):
+                counts[name] = counts.get(name, 0) + sent
+        return counts
 
     def _release(self, lock: OperatorLock | HostLock) -> None:
         """Release a lock; the host lock over the run's connection, or a fresh, short-lived
@@ -196,30 +215,47 @@ class Runner:
     def _run_round(self, phases: tuple[Phase, ...], result: RunResult) -> bool:
         """Phases that run at the same time; a failure in one lets the others end their
         phase, then the run stops there (as hosts within a phase do)."""
+        sent = remote.round_trips.snapshot()
+        hosts = [{h.host for h in phase.hosts} for phase in phases]
+        every = set(self._targets)
+        # A phase counts its own hosts; one with a step on this machine (the installer's
+        # distribution, the checks) also the hosts that no phase beside it names.
+        counted = [
+            names | (every - set().union(*hosts)) if names - every else names for names in hosts
+        ]
         if len(phases) == 1:
-            problems = [self._run_phase(phases[0], result)]
+            problems = [self._run_phase(phases[0], result, sent, counted[0])]
         else:
             with ThreadPoolExecutor(max_workers=len(phases)) as pool:
-                problems = list(pool.map(lambda phase: self._run_phase(phase, result), phases))
+                problems = list(
+                    pool.map(
+                        lambda pair: self._run_phase(pair[0], result, sent, pair[1]),
+                        zip(phases, counted, strict=True),
+                    )
+                )
         found = [problem for problem in problems if problem]
         if found:
             result.ok, result.message = False, "; ".join(found)
         return not found
 
-    def _run_phase(self, phase: Phase, result: RunResult) -> str | None:
-        """Run one phase; what stopped it, or None."""
+    def _run_phase(
+        self, phase: Phase, result: RunResult, sent: dict[str, int], counted: set[str]
+    ) -> str | None:
+        """Run one phase; what stopped it, or None. `sent` and `counted`: the round trips
+        it reports are those to the `counted` hosts since `sent`."""
         if self.cancelled:
             return f"interrupted before phase '{phase.name}'"
         self.emit(PhaseStarted(phase=phase.name, hosts=tuple(h.host for h in phase.hosts)))
         failed = threading.Event()
-        workers = self.options.parallel or len(phase.hosts)
+        workers = min(self.options.parallel, len(phase.hosts))
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             futures = [
                 pool.submit(self._run_host, phase, host, failed, result) for host in phase.hosts
             ]
             for future in futures:
                 future.result()
-        self.emit(PhaseFinished(phase=phase.name, failed=failed.is_set()))
+        trips = self._round_trips(sent, counted)
+        self.emit(PhaseFinished(phase=phase.name, failed=failed.is_set(), round_trips=trips))
         if failed.is_set():
             mine = {(host.host, action.step_id) for host in phase.hosts for action in host.steps}
             failures = [
@@ -236,18 +272,22 @@ class Runner:
         self, phase: Phase, host: HostPlan, failed: threading.Event, result: RunResult
     ) -> None:
         stop_reason: str | None = None
+        reads = HostReads([action.reads() for action in host.steps])
         for action in host.steps:
             if stop_reason is None and (self.cancelled or failed.is_set()):
                 stop_reason = "interrupted" if self.cancelled else "another host failed"
             if stop_reason is not None:
                 self._finish(phase, host.host, action, Outcome.CANCELLED, stop_reason, 0.0, result)
                 continue
-            outcome = self._run_step(phase, host, action, result)
+            outcome = self._run_step(phase, host, action, result, reads)
+            reads.step_done(changed=outcome is Outcome.CHANGED and not self.options.dry_run)
             if outcome is Outcome.FAILED:
                 failed.set()
                 stop_reason = "an earlier step of this host failed"
 
-    def _run_step(self, phase: Phase, host: HostPlan, action: Action, result: RunResult) -> Outcome:
+    def _run_step(
+        self, phase: Phase, host: HostPlan, action: Action, result: RunResult, reads: HostReads
+    ) -> Outcome:
         self.emit(
             StepStarted(phase=phase.name, host=host.host, step=action.step_id, title=action.title)
         )
@@ -262,7 +302,7 @@ class Runner:
                 phase, host.host, action, Outcome.SKIPPED, "after install", 0.0, result
             )
         try:
-            ctx, change = self._inspect(host, action, dry_run)
+            ctx, change = self._inspect(host, action, dry_run, reads)
             if verifying:
                 outcome, message = Outcome.PASSED, ctx.facts.pop("checks", "verified")
             elif change is None and self._resumed(host.host, action):
@@ -274,6 +314,7 @@ class Runner:
             elif dry_run:
                 outcome, message = Outcome.CHANGED, f"would change: {change.summary}"
             else:
+                ctx.reads = None  # what the phase read before no longer holds once we act
                 message = action.apply(ctx, change)
                 outcome = Outcome.CHANGED
         except ConnectionLost as exc:
@@ -313,12 +354,12 @@ class Runner:
         )
 
     def _inspect(
-        self, host: HostPlan, action: Action, dry_run: bool
+        self, host: HostPlan, action: Action, dry_run: bool, reads: HostReads
     ) -> tuple[StepContext, Change | None]:
         """The step's look at its host; a lost SSH connection is reopened once (the look
         is read-only, so trying again is safe), else the step fails naming the host."""
         for attempt in (1, 2):
-            ctx = self._context(host, action, dry_run)
+            ctx = self._context(host, action, dry_run, reads)
             try:
                 return ctx, action.inspect(ctx)
             except ConnectionLost as exc:
@@ -361,7 +402,9 @@ class Runner:
         )  # fmt: skip
         return outcome
 
-    def _context(self, host: HostPlan, action: Action, dry_run: bool) -> StepContext:
+    def _context(
+        self, host: HostPlan, action: Action, dry_run: bool, reads: HostReads | None = None
+    ) -> StepContext:
         facts = self._facts.setdefault(host.host, {})
         return StepContext(
             host=host.host,
@@ -374,6 +417,9 @@ class Runner:
             dry_run=dry_run,
             facts=facts,
             others=self._connection,
+            parallel=self.options.parallel,
+            keep_connection=self._adopt,
+            reads=reads,
         )
 
     def _connection(self, host: str) -> Connection | None:
@@ -406,6 +452,14 @@ class Runner:
                 return connection
         connection.close()
         raise StepFailed(f"{host}: stopped at once (second interrupt)")
+
+    def _adopt(self, host: str, connection: Connection) -> None:
+        """Go on with a connection the checks opened (and proved): no second handshake."""
+        with self._lock:
+            if host in self._targets and host not in self._connections and not self.aborted:
+                self._connections[host] = connection
+                return
+        connection.close()
 
     def _close(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from fabric import Connection
 
 from harbor_wizard import remote
 from harbor_wizard.connection import SshTarget, connect
+from harbor_wizard.steps.base import HostReads
 from harbor_wizard.steps.distribute import _SERVE, _SERVER
 from tests.lab import Lab
 from tests.lab.hosts import Host
@@ -218,3 +219,58 @@ def test_the_installer_share_answers_only_its_token_path(lab: Lab, ssh: Connecti
         server.stop()
     wait_until(lambda: ours(host, "serve_forever") == "", timeout=5, what="the server to end")
     host.run("rm -rf /opt/share-test")
+
+
+def test_gathered_reads_keep_values_as_values_and_results_apart(lab: Lab, ssh: Connection) -> None:
+    """Many reads in one command: each gets its own output, errors and exit code, hostile
+    values stay arguments, and a read's `exit` or variables do not reach the next one."""
+    host = node(lab)
+    echo = [remote.Read.of('printf %s "$1"', value) for value in HOSTILE]
+    odd = [
+        remote.Read.of("x=set; exit 3"),
+        remote.Read.of('printf "%s" "${x:-unset}"; echo oops >&2'),
+        remote.Read.of('printf "%s|" "$@"', "a", "", "b c"),
+        remote.Read.of("true"),
+        remote.Read.of("printf 'no newline'"),
+        remote.Read.of("printf 'two\\n\\nnewlines\\n\\n'"),
+    ]
+    before = remote.round_trips.snapshot().get(ssh.host, 0)
+    found = remote.gather(ssh, [*echo, *odd, echo[0]])
+    assert remote.round_trips.snapshot()[ssh.host] == before + 1
+    for read, value in zip(echo, HOSTILE, strict=True):
+        assert found[read] == remote.Output(0, value, ""), value
+    exits, unset, words, nothing, bare, blank = (found[r] for r in odd)
+    assert exits.code == 3
+    assert (unset.code, unset.stdout, unset.stderr) == (0, "unset", "oops\n")
+    assert words.stdout == "a||b c|"
+    assert nothing == remote.Output(0, "", "")
+    assert bare.stdout == "no newline"
+    assert blank.stdout == "two\n\nnewlines\n\n"
+    assert pwned(host) == ""
+
+
+def test_a_step_reads_what_an_earlier_step_changed(lab: Lab, ssh: Connection) -> None:
+    """The phase's reads are asked once; after a step changed the host, the later steps'
+    reads are asked again, and a step asking twice (polling) is answered live."""
+    host = node(lab)
+    path = PurePosixPath("/opt/gathered/state")
+    read = remote.file_read(path)
+    other = remote.Read.of("date +%s%N")
+    try:
+        host.run(f"mkdir -p {path.parent} && echo one > {path}")
+        reads = HostReads([(read,), (read, other), (read,)])
+        assert reads.result(ssh, read).stdout == "one\n"
+        host.run(f"echo two > {path}")  # as if the first step had acted
+        assert reads.result(ssh, read).stdout == "two\n", "the same step asking again"
+        reads.step_done(changed=True)
+        host.run(f"echo three > {path}")
+        assert reads.result(ssh, read).stdout == "three\n"
+        sent = remote.round_trips.snapshot()[ssh.host]
+        first = reads.result(ssh, other).stdout
+        assert remote.round_trips.snapshot()[ssh.host] == sent, "gathered with the read"
+        reads.step_done(changed=False)
+        host.run(f"echo four > {path}")  # not by a step: the gathered result still holds
+        assert reads.result(ssh, read).stdout == "three\n"
+        assert first.strip().isdigit()
+    finally:
+        host.run(f"rm -rf {path.parent}")

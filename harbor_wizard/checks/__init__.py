@@ -51,6 +51,10 @@ class CheckOptions:
     """Warnings count as failures (``--strict``: the deployment must also be HA-ready)."""
 
 
+HOST_PROBES_AT_ONCE = 6
+"""Below sshd's default MaxSessions (10), leaving room for the run's own sessions."""
+
+
 def host_checks(
     target: SshTarget, answers: Answers, options: CheckOptions
 ) -> tuple[list[CheckResult], Connection | None]:
@@ -61,18 +65,28 @@ def host_checks(
     os_results = ssh.os_check(target, connection)
     results += os_results
     manager = os_results[0].data.get("package_manager") or None if os_results else None
+    probes: list[Callable[[], list[CheckResult]]]
     if target.name in {lb.name for lb in answers.load_balancer.nodes}:
-        results += hosts.lb_interface(target, connection, answers)
-        results += hosts.lb_packages(target, connection, answers, manager)
+        probes = [
+            lambda: hosts.lb_interface(target, connection, answers),
+            lambda: hosts.lb_packages(target, connection, answers, manager),
+        ]
     else:
-        results += hosts.node_software(target, connection)
-        results += hosts.node_space(target, connection)
-        results += ports.check(target, connection, answers)
-        results += clock.check(target, connection)
+        probes = [
+            lambda: hosts.node_software(target, connection),
+            lambda: hosts.node_space(target, connection),
+            lambda: ports.check(target, connection, answers),
+            lambda: clock.check(target, connection),
+        ]
         if answers.load_balancer.mode == "lvs-dr":
-            results += docker_proxy.userland_proxy(target, connection)
+            probes.append(lambda: docker_proxy.userland_proxy(target, connection))
         if answers.storage.provider == "filesystem":
-            results += shared_fs.registry_filesystem(target, connection)
+            probes.append(lambda: shared_fs.registry_filesystem(target, connection))
+    # Side by side on the one connection (each in a session of its own; OpenSSH allows
+    # ten at once per connection: MaxSessions).
+    with ThreadPoolExecutor(max_workers=HOST_PROBES_AT_ONCE) as pool:
+        for found in pool.map(lambda probe: probe(), probes):
+            results += found
     return results, connection
 
 
@@ -81,8 +95,11 @@ def run_all(
     secrets: dict[str, SecretStr],
     base_dir: Path,
     options: CheckOptions | None = None,
+    keep: Callable[[str, Connection], None] | None = None,
 ) -> list[CheckResult]:
-    """Every check of a deployment, concurrently; results grouped by what they looked at."""
+    """Every check of a deployment, concurrently; results grouped by what they looked at.
+    `keep` takes each host's SSH connection after the checks (the install goes on with
+    them); without it they are closed."""
     options = options or CheckOptions()
     timeout = options.timeout
     jobs: list[Callable[[], list[CheckResult]]] = [
@@ -111,7 +128,7 @@ def run_all(
     if answers.load_balancer.mode != "external":
         jobs.append(lambda: vip.check(answers.vip, timeout=min(timeout, 2.0)))
     host_targets = targets(answers, base_dir)
-    with ThreadPoolExecutor(max_workers=len(jobs) + len(host_targets)) as pool:
+    with ThreadPoolExecutor(max_workers=len(jobs) + len(host_targets) + 3) as pool:
         host_futures: list[Future[tuple[list[CheckResult], Connection | None]]] = [
             pool.submit(host_checks, target, answers, options) for target in host_targets
         ]
@@ -126,19 +143,26 @@ def run_all(
         try:
             node_names = [node.name for node in answers.harbor_nodes]
             nodes = {name: connections[name] for name in node_names if name in connections}
-            if answers.storage.provider == "filesystem" and len(nodes) >= 1:
-                results += hosts.shared_registry(nodes)
-            if nodes:
-                results += shared_fs.job_logs(nodes)
             lbs = {
                 n.name: connections[n.name]
                 for n in answers.load_balancer.nodes
                 if n.name in connections
             }
-            holder = vip.holder(lbs, answers)
+            holding = pool.submit(vip.holder, lbs, answers)
+            across: list[Future[list[CheckResult]]] = []
+            if answers.storage.provider == "filesystem" and len(nodes) >= 1:
+                across.append(pool.submit(hosts.shared_registry, nodes))
+            if nodes:
+                across.append(pool.submit(shared_fs.job_logs, nodes))
+            for check in across:
+                results += check.result()
+            holder = holding.result()
         finally:
-            for connection in connections.values():
-                connection.close()
+            for name, connection in connections.items():
+                if keep is None:
+                    connection.close()
+                else:
+                    keep(name, connection)
         for service in service_futures:
             results += vip.owned(service.result(), holder)
     return results

@@ -10,7 +10,7 @@ import secrets
 from fabric import Connection
 
 from harbor_wizard.answers import Answers
-from harbor_wizard.checks.remote import run
+from harbor_wizard.checks.remote import Read, gather, run
 from harbor_wizard.checks.result import CheckResult, error, ok, probe, warning
 from harbor_wizard.connection import SshTarget
 from harbor_wizard.profiles.harbor_1_4 import DATA_UID
@@ -203,9 +203,21 @@ def _version(text: str) -> tuple[int, ...]:
 
 @probe("node.software")
 def node_software(target: SshTarget, connection: Connection) -> list[CheckResult]:
+    # One round trip for all (as root: root's PATH is the one install.sh runs with).
+    reads = [
+        Read.of("docker --version"),
+        Read.of("docker info --format '{{.ServerVersion}}'"),
+        Read.of("docker-compose --version"),
+        # Works on Python 2 and 3 alike (no print statement or function).
+        Read.of(
+            '/usr/bin/python -c "$1"',
+            "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])",
+        ),
+        Read.of("command -v openssl"),
+    ]
+    found = gather(connection, reads)
+    docker, engine, compose, python, openssl = (found[read] for read in reads)
     results = []
-    docker = run(connection, "docker --version")
-    engine = run(connection, "docker info --format '{{.ServerVersion}}'", sudo=True)
     if not docker.ok:
         results.append(error("node.docker", target.name, f"{target.name}: docker is not installed"))
     elif _version(docker.stdout) < (1, 10):
@@ -228,7 +240,6 @@ def node_software(target: SshTarget, connection: Connection) -> list[CheckResult
         results.append(
             ok("node.docker", target.name, f"{target.name}: docker engine {engine.stdout.strip()}")
         )
-    compose = run(connection, "docker-compose --version")
     if not compose.ok:
         results.append(
             error(
@@ -249,9 +260,6 @@ def node_software(target: SshTarget, connection: Connection) -> list[CheckResult
         results.append(
             ok("node.docker_compose", target.name, f"{target.name}: {compose.stdout.strip()}")
         )
-    # Works on Python 2 and 3 alike (no print statement or function).
-    version = "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"
-    python = run(connection, '/usr/bin/python -c "$1"', version)
     if python.stdout.strip() == "2.7":
         results.append(
             ok("node.python2", target.name, f"{target.name}: /usr/bin/python is Python 2.7")
@@ -265,7 +273,7 @@ def node_software(target: SshTarget, connection: Connection) -> list[CheckResult
                 "(Ubuntu 20.04/22.04: apt-get install python-is-python2)",
             )
         )
-    if run(connection, "command -v openssl").ok:
+    if openssl.ok:
         results.append(ok("node.openssl", target.name, f"{target.name}: openssl present"))
     else:
         results.append(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fabric import Connection
 
 from harbor_wizard import remote
-from harbor_wizard.remote import Arg, Output
+from harbor_wizard.remote import Arg, Output, Read
 
 PROBE_TIMEOUT = 10.0
 
-__all__ = ["Output", "run"]
+__all__ = ["Output", "Read", "gather", "run"]
 
 
 def run(
@@ -20,3 +20,10 @@ def run(
     timeout: float = PROBE_TIMEOUT,
 ) -> Output:
     return remote.run(connection, script, *args, sudo=sudo, timeout=timeout)
+
+
+def gather(
+    connection: Connection, reads: list[Read], timeout: float = PROBE_TIMEOUT
+) -> dict[Read, Output]:
+    """Several reads (as root) in one round trip: see `remote.gather`."""
+    return remote.gather(connection, reads, timeout=timeout)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from fabric import Connection
 
+from harbor_wizard import remote
 from harbor_wizard.inputs import Inputs
 
 
@@ -40,6 +41,36 @@ class StepFailed(Exception):
         self.output = output
 
 
+class HostReads:
+    """What a host's steps in one phase read, asked in one round trip when the first of
+    them is needed: a re-run that changes nothing then costs one command per host and
+    phase, not one per step. A gathered result is only used while the host is as it was
+    when it was read: once a step changed the host, the later steps' reads are asked again
+    (together), and a step asking the same again (polling) is answered live."""
+
+    def __init__(self, steps: Sequence[tuple[remote.Read, ...]]) -> None:
+        self._steps = list(steps)
+        self._next = 0
+        self._known: dict[remote.Read, remote.Output] = {}
+        self._asked: set[remote.Read] = set()
+
+    def result(self, connection: Connection, read: remote.Read) -> remote.Output:
+        later = [r for reads in self._steps[self._next :] for r in reads]
+        if read in self._asked or read not in later:
+            return remote.ask(connection, read)
+        self._asked.add(read)
+        if read not in self._known:
+            self._known = remote.gather(connection, later)
+        return self._known[read]
+
+    def step_done(self, changed: bool) -> None:
+        """The step ended; `changed`: it acted on the host."""
+        self._next += 1
+        self._asked.clear()
+        if changed:
+            self._known = {}
+
+
 @dataclass
 class StepContext:
     """What a step may use: its host's connection (None on the operator's side), the
@@ -54,12 +85,29 @@ class StepContext:
     facts: dict[str, str] = field(default_factory=dict)
     others: Callable[[str], Connection | None] = lambda host: None
     """Another host's connection, for steps that span hosts (installer distribution)."""
+    parallel: int | None = None
+    """Hosts at once (`--parallel`); None: all."""
+    keep_connection: Callable[[str, Connection], None] = lambda host, c: c.close()
+    """Hands over a connection a step opened to a host (the checks'): the run goes on with it."""
+    reads: HostReads | None = None
+    """The host's reads gathered for this phase; None while a step acts (reads are live)."""
 
     @property
     def ssh(self) -> Connection:
         if self.connection is None:
             raise StepFailed(f"{self.host}: no SSH connection")
         return self.connection
+
+    def read(self, read: remote.Read) -> remote.Output:
+        """A read of this host, as root: from the phase's one round trip when it is among
+        the reads the steps named (`Action.reads`), else asked now."""
+        if self.reads is None:
+            return remote.ask(self.ssh, read)
+        return self.reads.result(self.ssh, read)
+
+    def at_once(self, hosts: int) -> int:
+        """How many of `hosts` a step that spans hosts works on at the same time."""
+        return max(1, min(hosts, self.parallel or hosts))
 
     def connect(self, host: str) -> Connection:
         connection = self.others(host)
@@ -81,6 +129,11 @@ class Action(ABC):
     recorded: Mapping[str, str] = MappingProxyType({})
     """Values the journal keeps with the step once done (no secrets: digests at most), for
     a later plan to compare: what Harbor started with, say (see plan.first_start_notes)."""
+
+    def reads(self) -> tuple[remote.Read, ...]:
+        """What `inspect` reads on the host with `ctx.read`: the runner asks for the reads
+        of all of a host's steps in a phase at once."""
+        return ()
 
     @abstractmethod
     def inspect(self, ctx: StepContext) -> Change | None:

@@ -86,11 +86,13 @@ class DistributeInstaller(Action):
 
     def _missing(self, ctx: StepContext) -> list[str]:
         want = local_sha256(self.local)
-        return [
-            name
-            for name in self.nodes
-            if remote.file_state(ctx.connect(name), self.remote).sha256 != want
-        ]
+
+        def has(name: str) -> bool:
+            return remote.file_state(ctx.connect(name), self.remote).sha256 == want
+
+        with ThreadPoolExecutor(max_workers=ctx.at_once(len(self.nodes))) as pool:
+            found = dict(zip(self.nodes, pool.map(has, self.nodes), strict=True))
+        return [name for name, there in found.items() if not there]
 
     def inspect(self, ctx: StepContext) -> Change | None:
         missing = self._missing(ctx)
@@ -143,7 +145,7 @@ class DistributeInstaller(Action):
                 ctx.emit_line(f"could not start a file server on {seed}: uploading directly")
                 return fetchers
             url = f"http://{self.nodes[seed]}:{port}/{token}/installer.tgz"
-            with ThreadPoolExecutor(max_workers=len(fetchers)) as pool:
+            with ThreadPoolExecutor(max_workers=ctx.at_once(len(fetchers))) as pool:
                 results = pool.map(lambda name: self._fetch(ctx, name, url), fetchers)
                 done = dict(zip(fetchers, results, strict=True))
         finally:

@@ -17,6 +17,7 @@ class PutFile(Action):
         self.content = rendered.content.encode()
         self.step_id = f"file:{rendered.path}"
         self.title = f"{rendered.path} ({rendered.mode:04o})"
+        self.state_read = remote.file_state_read(rendered.path)
 
     def fingerprint(self) -> str:
         r = self.rendered
@@ -24,9 +25,12 @@ class PutFile(Action):
             f"{self.step_id}|{remote.sha256(self.content)}|{r.mode}|{r.owner}|{r.group}".encode()
         ).hexdigest()
 
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (self.state_read,)
+
     def inspect(self, ctx: StepContext) -> Change | None:
         r = self.rendered
-        state = remote.file_state(ctx.ssh, r.path)
+        state = remote.parse_file_state(ctx.read(self.state_read))
         if state.sha256 is None:
             return Change("missing", self._diff(ctx, ""))
         if state.sha256 != remote.sha256(self.content):  # a guarded file: see steps.guard

@@ -27,10 +27,15 @@ class KeepsSecretKey(Action):
         self.paths = (rendered.path,) if copy is None else (copy, rendered.path)
         self.step_id = "guard:secretkey"
         self.title = f"{' and '.join(map(str, self.paths))}, where present, are the deployment's"
+        self.sums_read = remote.sha256s_read(self.paths)
+
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (self.sums_read,)
 
     def inspect(self, ctx: StepContext) -> Change | None:
         expected = remote.sha256(self.rendered.content.encode())
-        out, sums = remote.sha256s(ctx.ssh, self.paths)
+        out = ctx.read(self.sums_read)
+        sums = remote.parse_sums(out.stdout, self.paths)
         if not out.ok:
             raise StepFailed(f"{ctx.host}: reading its secretkey failed", out.code, out.tail())
         present = [path for path, found in sums.items() if found is not None]

@@ -59,13 +59,18 @@ class UnpackInstaller(Action):
         self.mark = layout.directory / UNPACKED_MARK
         self.step_id = "installer:unpack"
         self.title = f"unpack into {self.directory}"
+        self.mark_read = remote.file_read(self.mark)
 
     def fingerprint(self) -> str:
         return local_sha256(self.local)
 
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (self.mark_read,)
+
     def inspect(self, ctx: StepContext) -> Change | None:
-        mark = remote.read_file(ctx.ssh, self.mark)
-        return None if (mark or "").strip() == local_sha256(self.local) else Change("not unpacked")
+        mark = ctx.read(self.mark_read)
+        unpacked = mark.ok and mark.stdout.strip() == local_sha256(self.local)
+        return None if unpacked else Change("not unpacked")
 
     def apply(self, ctx: StepContext, change: Change) -> str:
         out = remote.run(
@@ -114,6 +119,7 @@ class RunInstall(Action):
         self.flags = flags
         self.step_id = "install.sh"
         self.title = "./install.sh " + " ".join(self.flags)
+        self.mark_read = remote.file_read(self.mark)
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256(local_sha256(self.local).encode())
@@ -122,11 +128,14 @@ class RunInstall(Action):
         digest.update(" ".join(self.flags).encode())
         return digest.hexdigest()
 
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (self.mark_read,)
+
     def inspect(self, ctx: StepContext) -> Change | None:
-        mark = remote.read_file(ctx.ssh, self.mark)
-        if (mark or "").strip() != self.fingerprint():
+        mark = ctx.read(self.mark_read)
+        if not mark.ok or mark.stdout.strip() != self.fingerprint():
             return Change(
-                "never installed" if mark is None else "inputs changed since the last install"
+                "never installed" if not mark.ok else "inputs changed since the last install"
             )
         if self.force:
             return Change("installed; --from-scratch runs install.sh again")

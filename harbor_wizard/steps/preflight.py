@@ -19,7 +19,13 @@ class Preflight(Action):
 
     def inspect(self, ctx: StepContext) -> Change | None:
         inputs = ctx.inputs
-        results = run_all(inputs.answers, inputs.secrets, inputs.document.base_dir, self.options)
+        results = run_all(
+            inputs.answers,
+            inputs.secrets,
+            inputs.document.base_dir,
+            self.options,
+            keep=ctx.keep_connection,
+        )
         for result in results:
             ctx.emit_line(output_line(result))
         errors = [r for r in results if r.status is Status.ERROR]

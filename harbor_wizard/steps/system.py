@@ -29,13 +29,21 @@ class Packages(Action):
         self.packages = packages  # package -> the binary that proves it is there
         self.step_id = "packages"
         self.title = "packages " + " ".join(packages)
+        # As root: root's PATH has the sbin folders where haproxy and keepalived live.
+        self.binaries_read = remote.Read.of(
+            'for b in "$@"; do command -v "$b" >/dev/null || echo "$b"; done; true',
+            *packages.values(),
+        )
+
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (self.binaries_read,)
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        missing = [
-            package
-            for package, binary in self.packages.items()
-            if not remote.run(ctx.ssh, 'command -v "$1"', binary).ok
-        ]
+        out = ctx.read(self.binaries_read)
+        if not out.ok:
+            raise _fail(ctx, "looking for " + ", ".join(self.packages.values()), out)
+        absent = set(out.stdout.split())
+        missing = [package for package, binary in self.packages.items() if binary in absent]
         return Change("install " + " ".join(missing), items=tuple(missing)) if missing else None
 
     def apply(self, ctx: StepContext, change: Change) -> str:
@@ -61,11 +69,15 @@ class Sysctl(Action):
         self.settings = settings
         self.step_id = "sysctl"
         self.title = "apply " + ", ".join(f"{k}={v}" for k, v in settings.items())
+        self.values_read = remote.Read.of(
+            'for k in "$@"; do sysctl -n "$k" 2>/dev/null || echo ?; done', *settings
+        )
+
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (self.values_read,)
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        out = remote.run(
-            ctx.ssh, 'for k in "$@"; do sysctl -n "$k" 2>/dev/null || echo ?; done', *self.settings
-        )
+        out = ctx.read(self.values_read)
         current = dict(zip(self.settings, out.stdout.split(), strict=False))
         wrong = [key for key, want in self.settings.items() if current.get(key) != want]
         return Change("set " + ", ".join(wrong)) if wrong else None
@@ -114,6 +126,10 @@ class Service(Action):
         self.step_id = f"service:{name}"
         self.title = title or f"{name} running with its current config"
         self.marker = APPLIED_DIR / f"{name}.sha256"
+        self.state_read = remote.Read.of(_SERVICE_STATE, name, self.marker, *configs)
+
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (self.state_read,)
 
     def _digest(self, ctx: StepContext) -> str:
         out = remote.run(
@@ -122,7 +138,7 @@ class Service(Action):
         return out.stdout.strip()
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        out = remote.run(ctx.ssh, _SERVICE_STATE, self.name, self.marker, *self.configs, sudo=True)
+        out = ctx.read(self.state_read)
         state, mode, digest, applied, boot = [*out.stdout.split("\n"), "", "", "", "", ""][:5]
         if state != "active":
             return Change("start", kind="start")
@@ -173,9 +189,13 @@ class Directory(Action):
         self.mode = mode
         self.step_id = f"dir:{path}"
         self.title = f"{path}/ ({owner})"
+        self.stat_read = remote.Read.of('stat -c "%u:%g %a" -- "$1"', path)
+
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (self.stat_read,)
 
     def inspect(self, ctx: StepContext) -> Change | None:
-        out = remote.run(ctx.ssh, 'stat -c "%u:%g %a" -- "$1"', self.path, sudo=True)
+        out = ctx.read(self.stat_read)
         if not out.ok:
             return Change("missing")
         owner, mode = out.stdout.split()
@@ -218,9 +238,13 @@ exit 0
 """
 
 
+def redirect_read(chain: str, vip: str, ports: list[int]) -> remote.Read:
+    return remote.Read.of(_REDIRECT_STATE, chain, vip, *ports)
+
+
 def redirect_problems(ctx: StepContext, chain: str, vip: str, ports: list[int]) -> list[str]:
     """What differs from "each port's REDIRECT exactly once": empty when all is right."""
-    out = remote.run(ctx.ssh, _REDIRECT_STATE, chain, vip, *map(str, ports), sudo=True)
+    out = ctx.read(redirect_read(chain, vip, ports))
     if not out.ok:
         raise _fail(ctx, "reading the nat table (iptables -t nat -S)", out)
     words = [line.split() for line in out.stdout.splitlines() if line.strip()]
@@ -255,6 +279,9 @@ class RedirectRules(Action):
         self.step_id = "iptables:vip-redirect"
         self.title = f"VIP REDIRECT rules (port {', '.join(map(str, ports))})"
 
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (redirect_read(self.chain, self.vip, self.ports),)
+
     def fingerprint(self) -> str:
         text = f"{self.chain}|{self.script}|{self.vip}|{self.ports}"
         return hashlib.sha256(text.encode()).hexdigest()
@@ -287,10 +314,14 @@ class RedirectPersists(Action):
         self.ports = ports
         self.step_id = "verify:vip-redirect"
         self.title = f"VIP REDIRECT rules in place and kept at boot ({unit})"
+        self.enabled_read = remote.Read.of('systemctl is-enabled --quiet "$1"', unit)
+
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (redirect_read(self.chain, self.vip, self.ports), self.enabled_read)
 
     def inspect(self, ctx: StepContext) -> Change | None:
         problems = redirect_problems(ctx, self.chain, self.vip, self.ports)
-        enabled = remote.run(ctx.ssh, 'systemctl is-enabled --quiet "$1"', self.unit, sudo=True)
+        enabled = ctx.read(self.enabled_read)
         if not enabled.ok:
             problems.append(f"{self.unit}.service is not enabled: the rules would not come back")
         if problems:

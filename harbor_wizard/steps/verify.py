@@ -208,10 +208,14 @@ class HoldsVip(Action):
         self.wait = wait
         self.step_id = "verify:vip-holder"
         self.title = "holds the VIP" if expected else "does not hold the VIP"
+        self.addresses_read = remote.Read.of('ip -o -4 addr show dev "$1"', interface)
+
+    def reads(self) -> tuple[remote.Read, ...]:
+        return (self.addresses_read,)
 
     def inspect(self, ctx: StepContext) -> Change | None:
         def problem() -> str | None:
-            out = remote.run(ctx.ssh, 'ip -o -4 addr show dev "$1"', self.interface)
+            out = ctx.read(self.addresses_read)  # the first from the phase's reads, then live
             holds = re.search(rf"inet {re.escape(self.vip)}/", out.stdout) is not None
             if holds == self.expected:
                 return None

@@ -151,9 +151,18 @@ def test_rerun_changes_nothing_and_keeps_data(fresh: Lab, deployment: tuple[Path
         cursor.execute("INSERT INTO registry.properties (k, v) VALUES ('between-runs', 'kept')")
     before = snapshot(fresh)
     assert install(answers, secrets) == 0
-    changed = [k for k, o in outcomes(last_log(answers.parent / "state")).items() if o == "changed"]
+    log = last_log(answers.parent / "state")
+    changed = [k for k, o in outcomes(log).items() if o == "changed"]
     assert changed == []
     assert snapshot(fresh) == before  # no file rewritten: digests, modes and mtimes equal
+    # Each host's steps in a phase read it in one command: nothing more is sent.
+    sent = {str(e["phase"]): e["round_trips"] for e in log if e["event"] == "PhaseFinished"}
+    one_each = {host.name: 1 for host in (*fresh.lbs, *fresh.harbor_nodes)}
+    assert sent["load balancers"] | sent["harbor nodes"] == one_each
+    assert sent["install.sh: first node"] | sent["install.sh: other nodes"] == {
+        node.name: 1 for node in fresh.harbor_nodes
+    }
+    assert sent["database"] == {}
     conn = pymysql.connect(host=fresh.mariadb.ip, user="root", password=fresh.mariadb.password)
     with conn, conn.cursor() as cursor:
         cursor.execute("SELECT v FROM registry.properties WHERE k = 'between-runs'")
