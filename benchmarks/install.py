@@ -114,7 +114,7 @@ def read_log(log: Path, launched: float, seconds: float, exit_code: int) -> Run:
 
 
 def install(wizard: installed.Wizard, answers: Path, secrets: Path, state: Path) -> Run:
-    env = {**os.environ, "HARBOR_WIZARD_STATE_DIR": str(state)}
+    env = wizard.environ(HARBOR_WIZARD_STATE_DIR=str(state))
     command = [*wizard.command, "--answers", str(answers), "--secrets", str(secrets)]
     before = set(state.glob("*/logs/*.jsonl"))
     launched, start = time.time(), time.monotonic()

@@ -28,6 +28,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 #: Not part of the wheel: left out of the copy it is built from.
 NOT_PACKAGED = ("tests/", "benchmarks/", ".ci/")
+#: Unset for the installed package: PYTHONPATH=. would import the checkout (and make pip
+#: take the checkout's harbor_wizard.egg-info for an installed harbor-wizard).
+UNSET = ("PYTHONPATH",)
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,19 @@ class Wizard:
     command: list[str]
     python: str
     description: str
+    unset: tuple[str, ...] = ()
+    """Environment variables to remove for the command (see UNSET)."""
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        """This process's environment for the command, with `extra`."""
+        kept = {k: v for k, v in os.environ.items() if k not in self.unset}
+        return {**kept, **extra}
 
 
 def run(*args: str | Path, cwd: Path | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
     done = subprocess.run(
-        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, check=False
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, args))} failed:\n{done.stdout}{done.stderr}")
@@ -65,7 +76,7 @@ def install(folder: Path) -> Wizard:
     started = time.monotonic()
     copy_source(folder / "src")
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
-    build = [*pip, "wheel", "--no-deps", "-w", folder / "dist", folder / "src"]
+    build: list[str | Path] = [*pip, "wheel", "--no-deps", "-w", folder / "dist", folder / "src"]
     try:  # offline, with .venv's setuptools
         run(*build, "--no-build-isolation")
         built = "built with .venv's setuptools"
@@ -98,6 +109,7 @@ def install(folder: Path) -> Wizard:
     return Wizard(
         command=[str(venv / "bin" / "harbor-wizard")],
         python=str(python),
+        unset=UNSET,
         description=(
             f"installed wheel {wheel.name} ({built}; {len(compiled)}/{len(sources)} modules "
             f"{how}; {time.monotonic() - started:.1f}s to build and install) in {venv}"
