@@ -41,8 +41,8 @@ class Install:
     """Nodes that serve re-installed at a time (`--batch`); at most all but one."""
     drain_wait: float = DRAIN_WAIT
     """Seconds a drained node's connections get to end (`--drain-wait`)."""
-    parallel: int = HOSTS_AT_ONCE
-    """Hosts worked on at the same time (`--parallel`)."""
+    parallel: int | None = None
+    """Hosts worked on at the same time (`--parallel`; None: HOSTS_AT_ONCE)."""
 
     def __post_init__(self) -> None:
         self.state: Path = state_dir(self.inputs.answers.name)
@@ -83,7 +83,7 @@ class Install:
             journal=self.journal,
             resume=not self.from_scratch,
             break_lock=self.break_lock,
-            parallel=self.parallel,
+            parallel=self.parallel or HOSTS_AT_ONCE,
         )
         self._runner = Runner(self.plan, self.inputs, Tee(self.journal, log, sink), options)
         try:

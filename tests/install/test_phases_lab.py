@@ -74,3 +74,17 @@ def test_the_re_run_completes_and_the_two_phases_overlap(
     assert index(log, "PhaseStarted", LBS) < index(log, "PhaseFinished", NODES)
     assert set(phase_steps(log, NODES).values()) <= {"skipped", "unchanged", "passed"}
     assert fresh.vip_holder() == "lb01"
+
+
+def test_parallel_one_works_on_one_host_at_a_time(
+    fresh: Lab, deployment: tuple[Path, Path], state: Path
+) -> None:
+    """`--parallel 1`: within a phase, a host's steps all end before the next host's
+    start (a dry run: it looks at every host and changes nothing)."""
+    assert install(*deployment, "--dry-run", "--parallel", "1") == 0
+    log = last_log(state)
+    for phase in (LBS, NODES):
+        order = [str(e["host"]) for e in log if e["event"] == "StepStarted" and e["phase"] == phase]
+        hosts = list(dict.fromkeys(order))
+        assert len(hosts) == 2
+        assert order == sorted(order, key=hosts.index), phase
