@@ -53,14 +53,18 @@ Arg = str | int | PurePosixPath
 # The command runs as the leader of a new process group (a background job of a
 # non-interactive sh is never a group leader, so setsid does not fork and $job is the
 # group id). The watchdog reads one heartbeat byte at a time from the channel; on EOF
-# (the channel closed) or ORPHAN_SECONDS of silence it ends the group, TERM then KILL.
+# (the channel closed) or ORPHAN_SECONDS of silence it ends the group, TERM then KILL,
+# but only while $job is still this shell's child: once reaped, its number may belong
+# to anyone (PIDs wrap at 32768 by default), and signalling that group as root would
+# end someone else's processes, sshd's own session among them.
 _WRAPPER = f"""\
 script=$1; shift
 exec 3<&0
 setsid sh -c "$script" harbor-wizard "$@" </dev/null 3<&- &
 job=$!
 {{ while [ "$(timeout {ORPHAN_SECONDS} head -c 1)" = . ]; do :; done
-  kill -TERM -"$job" 2>/dev/null && sleep 2 && kill -KILL -"$job" 2>/dev/null
+  ours() {{ [ "$(sed 's/.*) //' "/proc/$job/stat" 2>/dev/null | cut -d" " -f2)" = "$$" ]; }}
+  ours && kill -TERM -"$job" 2>/dev/null && sleep 2 && ours && kill -KILL -"$job" 2>/dev/null
 }} <&3 >/dev/null 2>&1 &
 watch=$!
 exec 3<&-
@@ -195,6 +199,8 @@ class Running:
         transport = _alive(connection)
         round_trips.count(connection.host)
         self._out, self._err = _Lines(on_line), _Lines(on_line)
+        self._sending = threading.Lock()
+        self._closed = False
         try:
             self.channel = transport.open_session(timeout=NO_ANSWER_SECONDS)
             self.channel.exec_command(
@@ -226,21 +232,36 @@ class Running:
 
     def _heartbeat(self) -> None:
         """Tell the host's watchdog we are here, for as long as the command runs, whether
-        or not anyone waits for it (a server started with `start`)."""
+        or not anyone waits for it (a server started with `start`).
+
+        The first beat only after HEARTBEAT_SECONDS: a beat crossing the command's end can
+        reach sshd after the channel's CLOSE (paramiko answers the host's CLOSE on its own
+        thread, and sends data after its closed check), and sshd drops the whole
+        connection for data on a channel it has freed. Most commands end sooner and are
+        never beaten at all; a long one risks it once, at its end, in a window of a few
+        milliseconds every HEARTBEAT_SECONDS."""
         channel = self.channel
-        while not channel.status_event.is_set():
-            try:
-                channel.send(b".")
-            except (OSError, EOFError, paramiko.SSHException):
-                return  # the channel is closing: wait() sees why
-            channel.status_event.wait(HEARTBEAT_SECONDS)
+        while not channel.status_event.wait(HEARTBEAT_SECONDS):
+            with self._sending:
+                if self._closed or channel.closed:
+                    return
+                try:
+                    channel.send(b".")
+                except (OSError, EOFError, paramiko.SSHException):
+                    return  # the channel is closing: wait() sees why
+
+    def _close(self) -> None:
+        """Close the channel, never while a heartbeat is on its way (see `_heartbeat`)."""
+        with self._sending:
+            self._closed = True
+            self.channel.close()
 
     @property
     def done(self) -> bool:
         return self.channel.exit_status_ready()
 
     def stop(self) -> None:
-        self.channel.close()
+        self._close()
 
     def wait(self, timeout: float = COMMAND_TIMEOUT) -> Output:
         """The command's result; 124 after `timeout` (the command is then stopped). Raises
@@ -261,7 +282,7 @@ class Running:
         if channel.exit_status == -1 and (transport is None or not transport.is_active()):
             raise connection_lost(self.connection)
         stdout, stderr = self._out.close(), self._err.close()
-        channel.close()
+        self._close()
         return Output(channel.exit_status, stdout, stderr)
 
     def _join(self) -> None:

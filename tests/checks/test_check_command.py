@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,6 +38,27 @@ def test_check_on_a_healthy_lab(
     assert "  lb01: " not in out
     assert "no URL specified" not in out
     assert "curl installed (curl " in " ".join(out.split())
+
+
+def test_checks_run_side_by_side_keep_their_connections(
+    lab: Lab, lab_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Several `check` runs at once, each with a host's probes side by side on one SSH
+    connection: no connection is dropped. sshd drops one for data on a channel it has
+    freed (a heartbeat crossing a command's end), and a watchdog that signals a reaped
+    command's process group may end someone else's session; under load both happened."""
+    answers, secrets = lab_files
+    command = [sys.executable, "-m", "harbor_wizard", "check", "--answers", str(answers)]
+    command += ["--secrets", str(secrets)]
+    env = {**os.environ, "HARBOR_WIZARD_STATE_DIR": str(tmp_path / "state")}
+    for _ in range(3):
+        runs = [
+            subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) for _ in range(3)
+        ]
+        for run in runs:
+            out, _ = run.communicate(timeout=120)
+            assert "connection was closed" not in out, out
+            assert run.returncode == 0, out
 
 
 def test_check_names_what_is_wrong_and_exits_1(
