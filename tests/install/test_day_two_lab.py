@@ -111,7 +111,9 @@ def test_sigint_during_the_node_phase(fresh: Lab, folder: Path, state: Path) -> 
     assert temp_files(fresh) == []
     journal = json.loads((state / "lab" / "journal.json").read_text())
     assert journal["last"]["last_completed"] in err
-    assert "cancelled" in out
+    # The steps not started yet are cancelled; when the signal came as the phase ended,
+    # the run stopped at its boundary instead.
+    assert "cancelled" in out or "== install.sh" not in out, out
     rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert "skipped - done in an earlier run" in rerun.stdout
