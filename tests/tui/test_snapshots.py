@@ -28,6 +28,7 @@ def _steady(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 async def _settle(pilot: Pilot[Any]) -> None:
+    await pilot.pause()  # the first screen is composed after the app is ready
     for widget in pilot.app.screen.query("Input"):
         widget.cursor_blink = False  # type: ignore[attr-defined]
     await pilot.pause()
@@ -58,6 +59,7 @@ def test_help(snap_compare: Any) -> None:
 
 def test_refused_next_shows_errors_as_text(snap_compare: Any) -> None:
     async def break_it(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
         pilot.app.screen.query_one("#database-port").value = "99999"
         await pilot.press("f2")
         await _settle(pilot)
@@ -67,6 +69,7 @@ def test_refused_next_shows_errors_as_text(snap_compare: Any) -> None:
 
 def test_review(snap_compare: Any) -> None:
     async def places(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
         await pilot.app.workers.wait_for_complete()
         await _settle(pilot)
 
