@@ -22,13 +22,9 @@ from harbor_wizard.answers import Answers
 from harbor_wizard.checks import (
     clock,
     docker_proxy,
-    ha,
     hosts,
     installer,
-    mariadb,
     ports,
-    postgres,
-    redis,
     shared_fs,
     ssh,
     storage,
@@ -104,18 +100,7 @@ def run_all(
     timeout = options.timeout
     jobs: list[Callable[[], list[CheckResult]]] = [
         lambda: installer.check(_installer_path(answers, base_dir), answers.harbor.version),
-        lambda: mariadb.check(answers.database, secrets["database.password"], timeout),
-        lambda: redis.check(answers.redis.endpoints[0], secrets.get("redis.password"), timeout),
-        lambda: ha.mariadb_ha(answers.database, secrets["database.password"], timeout),
-        lambda: ha.redis_ha(answers.redis.endpoints[0], secrets.get("redis.password"), timeout),
     ]
-    if answers.clair_database is not None:
-        clair = answers.clair_database
-        clients = [str(node.address) for node in answers.harbor_nodes]
-        jobs.append(
-            lambda: postgres.check(clair, secrets["clair_database.password"], timeout, clients)
-        )
-        jobs.append(lambda: ha.postgres_ha(clair, secrets["clair_database.password"], timeout))
     if answers.storage.provider != "filesystem":
         jobs.append(lambda: storage.check(answers.storage, timeout))
     if answers.tls is not None:
@@ -128,11 +113,16 @@ def run_all(
     if answers.load_balancer.mode != "external":
         jobs.append(lambda: vip.check(answers.vip, timeout=min(timeout, 2.0)))
     host_targets = targets(answers, base_dir)
-    with ThreadPoolExecutor(max_workers=len(jobs) + len(host_targets) + 3) as pool:
+    with ThreadPoolExecutor(max_workers=len(jobs) + len(host_targets) + 10) as pool:
         host_futures: list[Future[tuple[list[CheckResult], Connection | None]]] = [
             pool.submit(host_checks, target, answers, options) for target in host_targets
         ]
         service_futures = [pool.submit(job) for job in jobs]
+        # The services' probes once their drivers are loaded (see checks.services).
+        service_futures += [
+            pool.submit(probe)
+            for probe in pool.submit(_services, answers, secrets, timeout).result()
+        ]
         results: list[CheckResult] = []
         connections: dict[str, Connection] = {}
         for target, future in zip(host_targets, host_futures, strict=True):
@@ -166,6 +156,14 @@ def run_all(
         for service in service_futures:
             results += vip.owned(service.result(), holder)
     return results
+
+
+def _services(
+    answers: Answers, secrets: dict[str, SecretStr], timeout: float
+) -> list[Callable[[], list[CheckResult]]]:
+    from harbor_wizard.checks import services  # on a worker: see checks.services
+
+    return services.probes(answers, secrets, timeout)
 
 
 def _installer_path(answers: Answers, base_dir: Path) -> Path:

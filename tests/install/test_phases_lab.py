@@ -86,5 +86,5 @@ def test_parallel_one_works_on_one_host_at_a_time(
     for phase in (LBS, NODES):
         order = [str(e["host"]) for e in log if e["event"] == "StepStarted" and e["phase"] == phase]
         hosts = list(dict.fromkeys(order))
-        assert len(hosts) == 2
+        assert len(hosts) >= 2
         assert order == sorted(order, key=hosts.index), phase

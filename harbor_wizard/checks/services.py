@@ -1,0 +1,37 @@
+"""The probes of the services the nodes use: the Harbor DB, Redis and the Clair DB.
+
+Why a module of its own: their drivers (pymysql, redis, psycopg) are a quarter of what a
+run imports. `run_all` loads this module on one of its workers, so that the import
+overlaps the SSH handshakes, which spend their time waiting on the hosts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import SecretStr
+
+from harbor_wizard.answers import Answers
+from harbor_wizard.checks import ha, mariadb, postgres, redis
+from harbor_wizard.checks.result import CheckResult
+
+
+def probes(
+    answers: Answers, secrets: dict[str, SecretStr], timeout: float
+) -> list[Callable[[], list[CheckResult]]]:
+    password = secrets["database.password"]
+    redis_password = secrets.get("redis.password")
+    endpoint = answers.redis.endpoints[0]
+    found: list[Callable[[], list[CheckResult]]] = [
+        lambda: mariadb.check(answers.database, password, timeout),
+        lambda: redis.check(endpoint, redis_password, timeout),
+        lambda: ha.mariadb_ha(answers.database, password, timeout),
+        lambda: ha.redis_ha(endpoint, redis_password, timeout),
+    ]
+    if answers.clair_database is not None:
+        clair = answers.clair_database
+        clair_password = secrets["clair_database.password"]
+        clients = [str(node.address) for node in answers.harbor_nodes]
+        found.append(lambda: postgres.check(clair, clair_password, timeout, clients))
+        found.append(lambda: ha.postgres_ha(clair, clair_password, timeout))
+    return found
