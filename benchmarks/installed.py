@@ -59,9 +59,17 @@ def run(*args: str | Path, cwd: Path | None = None) -> str:
     return done.stdout
 
 
-def copy_source(target: Path) -> None:
-    """The working tree's files (tracked and untracked, not ignored), without the tests:
-    pip builds a local directory in place, and must not write build/ into the shared tree."""
+def copy_source(target: Path, rev: str | None = None) -> None:
+    """The working tree's files (tracked and untracked, not ignored), or those of commit
+    `rev`, without the tests: pip builds a local directory in place, and must not write
+    build/ into the shared tree."""
+    if rev is not None:
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", rev], cwd=REPO, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+        return
     listed = run("git", "ls-files", "-co", "--exclude-standard", "-z", cwd=REPO).split("\0")
     for name in listed:
         source = REPO / name
@@ -71,10 +79,11 @@ def copy_source(target: Path) -> None:
         shutil.copy2(source, target / name)
 
 
-def install(folder: Path) -> Wizard:
-    """Build the wheel, install it into folder/venv, check what runs; a few seconds."""
+def install(folder: Path, rev: str | None = None) -> Wizard:
+    """Build the wheel (of the working tree, or of commit `rev`), install it into
+    folder/venv, check what runs; a few seconds."""
     started = time.monotonic()
-    copy_source(folder / "src")
+    copy_source(folder / "src", rev)
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
     build: list[str | Path] = [*pip, "wheel", "--no-deps", "-w", folder / "dist", folder / "src"]
     try:  # offline, with .venv's setuptools
@@ -111,7 +120,8 @@ def install(folder: Path) -> Wizard:
         python=str(python),
         unset=UNSET,
         description=(
-            f"installed wheel {wheel.name} ({built}; {len(compiled)}/{len(sources)} modules "
+            f"installed wheel {wheel.name}{f' of {rev}' if rev else ''} ({built}; "
+            f"{len(compiled)}/{len(sources)} modules "
             f"{how}; {time.monotonic() - started:.1f}s to build and install) in {venv}"
         ),
     )
@@ -131,13 +141,14 @@ def checkout() -> Wizard:
 
 
 @contextmanager
-def wizard(checkout_tree: bool = False) -> Iterator[Wizard]:
-    """The harbor-wizard a benchmark measures; the installed one is removed afterwards."""
-    if checkout_tree:
+def wizard(checkout_tree: bool = False, rev: str | None = None) -> Iterator[Wizard]:
+    """The harbor-wizard a benchmark measures (`rev`: that commit's, installed); the
+    installed one is removed afterwards."""
+    if checkout_tree and rev is None:
         yield checkout()
         return
     with tempfile.TemporaryDirectory(prefix="hw-installed-") as folder:
-        yield install(Path(folder))
+        yield install(Path(folder), rev)
 
 
 def add_argument(parser: argparse.ArgumentParser) -> None:
