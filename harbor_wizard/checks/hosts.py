@@ -10,7 +10,7 @@ import secrets
 from fabric import Connection
 
 from harbor_wizard.answers import Answers
-from harbor_wizard.checks.remote import Read, gather, run
+from harbor_wizard.checks.remote import Read, each, gather, run
 from harbor_wizard.checks.result import CheckResult, error, ok, probe, warning
 from harbor_wizard.connection import SshTarget
 from harbor_wizard.profiles.harbor_1_4 import DATA_UID
@@ -321,11 +321,11 @@ def shared_registry(
                 field_path="storage.provider",
             )
         ]
+    others = {name: c for name, c in connections.items() if name != first}
     try:
-        for name in names:
-            if name == first:
-                continue
-            if run(connections[name], 'test -e "$1"', marker).ok:
+        seen = each(others, lambda name, c: run(c, 'test -e "$1"', marker).ok)
+        for name in others:
+            if seen[name]:
                 results.append(
                     ok("storage.shared", name, f"{name}: /data/registry is shared with {first}")
                 )
@@ -339,8 +339,7 @@ def shared_registry(
                         field_path="storage.provider",
                     )
                 )
-        for name in names:
-            results.append(_registry_owner(name, connections[name]))
+        results += each(connections, _registry_owner).values()
     finally:
         run(connections[first], 'rm -f -- "$1"', marker, sudo=True)
     return results

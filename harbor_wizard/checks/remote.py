@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 from fabric import Connection
 
 from harbor_wizard import remote
 from harbor_wizard.remote import Arg, Output, Read
 
 PROBE_TIMEOUT = 10.0
+ACROSS_AT_ONCE = 32
+"""Hosts a check across nodes asks at the same time."""
 
-__all__ = ["Output", "Read", "gather", "run"]
+__all__ = ["Output", "Read", "each", "gather", "run"]
+
+T = TypeVar("T")
 
 
 def run(
@@ -27,3 +35,15 @@ def gather(
 ) -> dict[Read, Output]:
     """Several reads (as root) in one round trip: see `remote.gather`."""
     return remote.gather(connection, reads, timeout=timeout)
+
+
+def each(
+    connections: Mapping[str, Connection], work: Callable[[str, Connection], T]
+) -> dict[str, T]:
+    """`work` on every host at once, its answers in the hosts' order: a check across
+    twenty nodes then takes about one round trip, not twenty."""
+    if not connections:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(ACROSS_AT_ONCE, len(connections))) as pool:
+        answers = list(pool.map(lambda item: work(*item), connections.items()))
+    return dict(zip(connections, answers, strict=True))

@@ -13,7 +13,7 @@ import secrets
 
 from fabric import Connection
 
-from harbor_wizard.checks.remote import run
+from harbor_wizard.checks.remote import each, run
 from harbor_wizard.checks.result import CheckResult, ok, probe, warning
 from harbor_wizard.connection import SshTarget
 
@@ -73,11 +73,8 @@ def job_logs(connections: dict[str, Connection], first: str | None = None) -> li
     """A marker written in one node's /data/job_logs must show up on every other node."""
     if len(connections) < 2:
         return [ok("storage.job_logs", name, f"{name}: the only node") for name in connections]
-    present = {
-        name: connection
-        for name, connection in connections.items()
-        if run(connection, 'test -d "$1"', JOB_LOGS).ok
-    }
+    there = each(connections, lambda name, c: run(c, 'test -d "$1"', JOB_LOGS).ok)
+    present = {name: connection for name, connection in connections.items() if there[name]}
     results = [
         warning(
             "storage.job_logs",
@@ -98,7 +95,9 @@ def job_logs(connections: dict[str, Connection], first: str | None = None) -> li
             warning("storage.job_logs", first, f"{first}: cannot write in {JOB_LOGS}"),
         ]
     try:
-        sharing = [n for n in present if n != first and run(present[n], 'test -e "$1"', marker).ok]
+        others = {name: c for name, c in present.items() if name != first}
+        seen = each(others, lambda name, c: run(c, 'test -e "$1"', marker).ok)
+        sharing = [name for name in others if seen[name]]
     finally:
         run(present[first], 'rm -f -- "$1"', marker, sudo=True)
     for name in present:
