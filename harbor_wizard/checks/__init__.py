@@ -31,6 +31,7 @@ from harbor_wizard.checks import (
     tls,
     vip,
 )
+from harbor_wizard.checks.remote import Read, prefetch
 from harbor_wizard.checks.result import CheckResult, Status
 from harbor_wizard.connection import SshTarget, targets
 
@@ -57,7 +58,10 @@ def host_checks(
     results, connection = ssh.open_host(target, options.accepted_fingerprints, options.timeout)
     if connection is None:
         return results, None
-    results += ssh.sudo(target, connection)
+    sudo = ssh.sudo(target, connection)
+    results += sudo
+    if all(result.status is Status.OK for result in sudo):
+        prefetch(connection, _reads(target, answers))
     os_results = ssh.os_check(target, connection)
     results += os_results
     manager = os_results[0].data.get("package_manager") or None if os_results else None
@@ -84,6 +88,18 @@ def host_checks(
         for found in pool.map(lambda probe: probe(), probes):
             results += found
     return results, connection
+
+
+def _reads(target: SshTarget, answers: Answers) -> list[Read]:
+    """What the host's probes below read, asked in one round trip before they start."""
+    lb = answers.load_balancer
+    if target.name in {node.name for node in lb.nodes}:
+        packages = [hosts.package_read(binary) for binary in hosts.lb_binaries(answers)]
+        return [ssh.FACTS, hosts.interface_read(lb.interface or ""), *packages]
+    reads = [ssh.FACTS, *hosts.NODE_SOFTWARE, hosts.SPACE, ports.listeners_read(answers)]
+    if answers.storage.provider == "filesystem":
+        reads.append(shared_fs.REGISTRY_FS)
+    return reads
 
 
 def run_all(

@@ -10,7 +10,7 @@ import secrets
 from fabric import Connection
 
 from harbor_wizard.answers import Answers
-from harbor_wizard.checks.remote import Read, each, gather, run
+from harbor_wizard.checks.remote import Read, ask, each, run
 from harbor_wizard.checks.result import CheckResult, error, ok, probe, warning
 from harbor_wizard.connection import SshTarget
 from harbor_wizard.profiles.harbor_1_4 import DATA_UID
@@ -19,11 +19,15 @@ MIN_FREE_GIB = 5
 WANT_FREE_GIB = 20
 
 
+def interface_read(interface: str) -> Read:
+    return Read.of('ip -o -4 addr show dev "$1"', interface)
+
+
 @probe("lb.interface")
 def lb_interface(target: SshTarget, connection: Connection, answers: Answers) -> list[CheckResult]:
     lb = answers.load_balancer
     interface = lb.interface or ""
-    out = run(connection, 'ip -o -4 addr show dev "$1"', interface)
+    out = ask(connection, interface_read(interface))
     field = "load_balancer.interface"
     if not out.ok:
         listed = run(connection, "ip -o link show | awk -F': ' '{print $2}'").stdout.split()
@@ -103,11 +107,22 @@ _VERSION_FLAG = {"curl": "--version"}
 """How a binary prints its version when not `-v` (curl's `-v` means verbose)."""
 
 
+def package_read(binary: str) -> Read:
+    """The binary's path and version, when it is installed."""
+    flag = _VERSION_FLAG.get(binary, "-v")
+    return Read.of('command -v "$1" && "$1" "$2" 2>&1 | head -n 3', binary, flag)
+
+
+def lb_binaries(answers: Answers) -> list[str]:
+    """The load balancers' binaries, in the order `lb_packages` looks at them."""
+    mode = answers.load_balancer.mode
+    return ["keepalived", *(["haproxy"] if mode == "haproxy" else []), "curl"]
+
+
 def _package(
     target: SshTarget, connection: Connection, binary: str, package: str, manager: str | None
 ) -> CheckResult:
-    flag = _VERSION_FLAG.get(binary, "-v")
-    found = run(connection, 'command -v "$1" && "$1" "$2" 2>&1 | head -n 3', binary, flag)
+    found = ask(connection, package_read(binary))
     if found.ok:
         return _installed(target, binary, found.stdout)
     if manager in _CANDIDATES:
@@ -177,10 +192,7 @@ def _candidate(
 def lb_packages(
     target: SshTarget, connection: Connection, answers: Answers, manager: str | None
 ) -> list[CheckResult]:
-    results = [_package(target, connection, "keepalived", "keepalived", manager)]
-    if answers.load_balancer.mode == "haproxy":
-        results.append(_package(target, connection, "haproxy", "haproxy", manager))
-    results.append(_package(target, connection, "curl", "curl", manager))
+    results = [_package(target, connection, b, b, manager) for b in lb_binaries(answers)]
     if answers.load_balancer.mode == "lvs-dr":
         ipvs = run(connection, "test -e /proc/net/ip_vs || modprobe ip_vs", sudo=True)
         if not ipvs.ok:
@@ -201,22 +213,24 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(g) for g in match.groups() if g is not None) if match else ()
 
 
+NODE_SOFTWARE = (
+    Read.of("docker --version"),
+    Read.of("docker info --format '{{.ServerVersion}}'"),
+    Read.of("docker-compose --version"),
+    # Works on Python 2 and 3 alike (no print statement or function).
+    Read.of(
+        '/usr/bin/python -c "$1"', "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"
+    ),
+    Read.of("command -v openssl"),
+)
+SPACE = Read.of("df -Pk /data 2>/dev/null || df -Pk /")
+
+
 @probe("node.software")
 def node_software(target: SshTarget, connection: Connection) -> list[CheckResult]:
-    # One round trip for all (as root: root's PATH is the one install.sh runs with).
-    reads = [
-        Read.of("docker --version"),
-        Read.of("docker info --format '{{.ServerVersion}}'"),
-        Read.of("docker-compose --version"),
-        # Works on Python 2 and 3 alike (no print statement or function).
-        Read.of(
-            '/usr/bin/python -c "$1"',
-            "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])",
-        ),
-        Read.of("command -v openssl"),
-    ]
-    found = gather(connection, reads)
-    docker, engine, compose, python, openssl = (found[read] for read in reads)
+    docker, engine, compose, python, openssl = (
+        ask(connection, read, sudo=True) for read in NODE_SOFTWARE
+    )
     results = []
     if not docker.ok:
         results.append(error("node.docker", target.name, f"{target.name}: docker is not installed"))
@@ -284,7 +298,7 @@ def node_software(target: SshTarget, connection: Connection) -> list[CheckResult
 
 @probe("node.space")
 def node_space(target: SshTarget, connection: Connection) -> list[CheckResult]:
-    out = run(connection, "df -Pk /data 2>/dev/null || df -Pk /")
+    out = ask(connection, SPACE)
     lines = out.stdout.strip().splitlines()
     if not out.ok or len(lines) < 2:
         return [error("node.space", target.name, f"{target.name}: cannot read free space on /data")]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fabric import Connection
 
 from harbor_wizard.answers import Answers
-from harbor_wizard.checks.remote import run
+from harbor_wizard.checks.remote import Read, ask
 from harbor_wizard.checks.result import CheckResult, error, ok, probe
 from harbor_wizard.connection import SshTarget
 from harbor_wizard.profiles import profile_for
@@ -127,10 +127,14 @@ def _shown(port: int) -> str:
     return f"127.0.0.1:{port}" if port in LOOPBACK_PORTS else f"port {port}"
 
 
+def listeners_read(answers: Answers) -> Read:
+    layout = profile_for(answers.harbor.version).installer
+    return Read.of(_LISTENERS, layout.directory, INSTALLED_MARK)
+
+
 @probe("node.ports")
 def check(target: SshTarget, connection: Connection, answers: Answers) -> list[CheckResult]:
-    layout = profile_for(answers.harbor.version).installer
-    out = run(connection, _LISTENERS, layout.directory, INSTALLED_MARK, sudo=True)
+    out = ask(connection, listeners_read(answers), sudo=True)
     lines = out.stdout.splitlines()
     source = next((i for i, line in enumerate(lines) if line in ("ss", "proc")), None)
     head = lines[:source]

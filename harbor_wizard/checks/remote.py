@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -15,7 +17,7 @@ PROBE_TIMEOUT = 10.0
 ACROSS_AT_ONCE = 32
 """Hosts a check across nodes asks at the same time."""
 
-__all__ = ["Output", "Read", "each", "gather", "run"]
+__all__ = ["Output", "Read", "ask", "each", "gather", "prefetch", "run"]
 
 T = TypeVar("T")
 
@@ -47,3 +49,27 @@ def each(
     with ThreadPoolExecutor(max_workers=min(ACROSS_AT_ONCE, len(connections))) as pool:
         answers = list(pool.map(lambda item: work(*item), connections.items()))
     return dict(zip(connections, answers, strict=True))
+
+
+_prefetched: weakref.WeakKeyDictionary[Connection, dict[Read, Output]] = weakref.WeakKeyDictionary()
+_prefetched_lock = threading.Lock()
+
+
+def prefetch(connection: Connection, reads: Sequence[Read]) -> None:
+    """Ask a host's probes' reads now, in one round trip (as root); `ask` then answers
+    each of them once from here. A host's probes cost one command, not one each."""
+    found = gather(connection, list(reads))
+    with _prefetched_lock:
+        _prefetched.setdefault(connection, {}).update(found)
+
+
+def ask(
+    connection: Connection, read: Read, *, sudo: bool = False, timeout: float = PROBE_TIMEOUT
+) -> Output:
+    """A probe's read: prefetched with the host's others (as root, once sudo is known to
+    work), or asked now (as root with `sudo`)."""
+    with _prefetched_lock:
+        found = _prefetched.get(connection, {}).pop(read, None)
+    if found is not None:
+        return found
+    return remote.run(connection, read.script, *read.args, sudo=sudo, timeout=timeout)

@@ -13,7 +13,7 @@ import secrets
 
 from fabric import Connection
 
-from harbor_wizard.checks.remote import each, run
+from harbor_wizard.checks.remote import Read, ask, each, run
 from harbor_wizard.checks.result import CheckResult, ok, probe, warning
 from harbor_wizard.connection import SshTarget
 
@@ -42,14 +42,13 @@ def network_filesystem(fstype: str) -> bool:
     return fstype.strip().lower() in NETWORK_FILESYSTEMS
 
 
+REGISTRY_FS = Read.of('findmnt -n -o FSTYPE -T "$1" 2>/dev/null || stat -f -c %T -- "$1"', REGISTRY)
+
+
 @probe("storage.network_fs")
 def registry_filesystem(target: SshTarget, connection: Connection) -> list[CheckResult]:
     name = target.name
-    out = run(
-        connection,
-        'findmnt -n -o FSTYPE -T "$1" 2>/dev/null || stat -f -c %T -- "$1"',
-        REGISTRY,
-    )
+    out = ask(connection, REGISTRY_FS)
     fstype = out.stdout.strip().splitlines()[0] if out.ok and out.stdout.strip() else ""
     if not fstype:
         return [warning("storage.network_fs", name, f"{name}: cannot read {REGISTRY}'s filesystem")]

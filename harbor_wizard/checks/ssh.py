@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import paramiko
 from fabric import Connection
 
-from harbor_wizard.checks.remote import run
+from harbor_wizard.checks.remote import Read, ask, run
 from harbor_wizard.checks.result import CheckResult, error, ok, probe
 from harbor_wizard.connection import (
     HostKeyError,
@@ -125,8 +125,11 @@ _FACTS = (
 )
 
 
+FACTS = Read.of(_FACTS)
+
+
 def os_facts(connection: Connection) -> OsFacts:
-    parts = re.split(r"^--$", run(connection, _FACTS).stdout, flags=re.M)
+    parts = re.split(r"^--$", ask(connection, FACTS).stdout, flags=re.M)
     parts += [""] * (3 - len(parts))
     manager = parts[1].strip() or None
     return OsFacts(parse_os_release(parts[0]), manager, parts[2].strip() == "systemctl")
