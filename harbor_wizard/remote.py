@@ -336,26 +336,51 @@ def ask(connection: Connection, read: Read, *, timeout: float = COMMAND_TIMEOUT)
 _AFTER_READ = """code=$?; printf '\\n%s %s\\n' "$mark" "$code"; printf '\\n%s\\n' "$mark" >&2"""
 
 
+# Side by side: each read's output, errors and exit code go to files of a private folder,
+# shown in order once all have ended.
+_SIDE_BY_SIDE_START = """d=$(mktemp -d) || exit 1
+trap 'rm -rf -- "$d"' EXIT"""
+_SIDE_BY_SIDE_SHOW = """wait
+i=1
+while [ -e "$d/$i.code" ]; do
+  cat -- "$d/$i.out"; printf '\\n%s %s\\n' "$mark" "$(cat -- "$d/$i.code")"
+  cat -- "$d/$i.err" >&2; printf '\\n%s\\n' "$mark" >&2
+  i=$((i + 1))
+done"""
+
+
 def gather(
-    connection: Connection, reads: Sequence[Read], *, timeout: float = COMMAND_TIMEOUT
+    connection: Connection,
+    reads: Sequence[Read],
+    *,
+    timeout: float = COMMAND_TIMEOUT,
+    side_by_side: bool = False,
 ) -> dict[Read, Output]:
     """Every read's result from one command. Each read runs in a subshell of its own (its
     `exit` and variables stay there) with its values as its "$1"...; the values travel as
     arguments of the one command line, as with `run`: the script text holds only the reads'
     constant scripts and argument numbers. A random mark after each read separates the
     results (a read's output cannot forge it). When the command itself fails, every read
-    gets its failure."""
+    gets its failure. `side_by_side`: the reads run at the same time (slow probes such as
+    `docker info` and `docker-compose --version` then cost the slowest, not the sum)."""
     unique = list(dict.fromkeys(reads))
     if not unique:
         return {}
     mark = secrets.token_hex(16)
     args: list[str] = [mark]
-    lines = ["mark=$1"]
-    for read in unique:
+    lines = ["mark=$1"] + ([_SIDE_BY_SIDE_START] if side_by_side else [])
+    for number, read in enumerate(unique, 1):
         first = len(args) + 1
         args += read.args
         names = " ".join(f'"${{{n}}}"' for n in range(first, first + len(read.args)))
-        lines += [f"(set -- {names}\n{read.script}\n) </dev/null", _AFTER_READ]
+        subshell = f"(set -- {names}\n{read.script}\n) </dev/null"
+        if side_by_side:
+            files = f'>"$d/{number}.out" 2>"$d/{number}.err"'
+            lines.append(f'{{ {subshell} {files}; echo $? >"$d/{number}.code"; }} &')
+        else:
+            lines += [subshell, _AFTER_READ]
+    if side_by_side:
+        lines.append(_SIDE_BY_SIDE_SHOW)
     out = run(connection, "\n".join(lines), *args, sudo=True, timeout=timeout)
     # stdout: OUT1 \n MARK CODE1 \n OUT2 \n MARK CODE2 \n ...; stderr: ERR1 \n MARK \n ...
     stdout = out.stdout.split(f"\n{mark} ")

@@ -221,9 +221,13 @@ def test_the_installer_share_answers_only_its_token_path(lab: Lab, ssh: Connecti
     host.run("rm -rf /opt/share-test")
 
 
-def test_gathered_reads_keep_values_as_values_and_results_apart(lab: Lab, ssh: Connection) -> None:
-    """Many reads in one command: each gets its own output, errors and exit code, hostile
-    values stay arguments, and a read's `exit` or variables do not reach the next one."""
+@pytest.mark.parametrize("side_by_side", [False, True])
+def test_gathered_reads_keep_values_as_values_and_results_apart(
+    lab: Lab, ssh: Connection, side_by_side: bool
+) -> None:
+    """Many reads in one command (one after the other, or side by side): each gets its own
+    output, errors and exit code, hostile values stay arguments, and a read's `exit` or
+    variables do not reach the next one."""
     host = node(lab)
     echo = [remote.Read.of('printf %s "$1"', value) for value in HOSTILE]
     odd = [
@@ -235,7 +239,9 @@ def test_gathered_reads_keep_values_as_values_and_results_apart(lab: Lab, ssh: C
         remote.Read.of("printf 'two\\n\\nnewlines\\n\\n'"),
     ]
     before = remote.round_trips.snapshot().get(ssh.host, 0)
-    found = remote.gather(ssh, [*echo, *odd, echo[0]])
+    folders = host.run("ls -d /tmp/tmp.* 2>/dev/null || true").stdout
+    found = remote.gather(ssh, [*echo, *odd, echo[0]], side_by_side=side_by_side)
+    assert host.run("ls -d /tmp/tmp.* 2>/dev/null || true").stdout == folders  # none left
     assert remote.round_trips.snapshot()[ssh.host] == before + 1
     for read, value in zip(echo, HOSTILE, strict=True):
         assert found[read] == remote.Output(0, value, ""), value

@@ -17,7 +17,7 @@ PROBE_TIMEOUT = 10.0
 ACROSS_AT_ONCE = 32
 """Hosts a check across nodes asks at the same time."""
 
-__all__ = ["Output", "Read", "ask", "each", "gather", "prefetch", "run"]
+__all__ = ["Output", "Read", "ask", "each", "prefetch", "run"]
 
 T = TypeVar("T")
 
@@ -30,13 +30,6 @@ def run(
     timeout: float = PROBE_TIMEOUT,
 ) -> Output:
     return remote.run(connection, script, *args, sudo=sudo, timeout=timeout)
-
-
-def gather(
-    connection: Connection, reads: list[Read], timeout: float = PROBE_TIMEOUT
-) -> dict[Read, Output]:
-    """Several reads (as root) in one round trip: see `remote.gather`."""
-    return remote.gather(connection, reads, timeout=timeout)
 
 
 def each(
@@ -56,9 +49,10 @@ _prefetched_lock = threading.Lock()
 
 
 def prefetch(connection: Connection, reads: Sequence[Read]) -> None:
-    """Ask a host's probes' reads now, in one round trip (as root); `ask` then answers
-    each of them once from here. A host's probes cost one command, not one each."""
-    found = gather(connection, list(reads))
+    """Ask a host's probes' reads now, side by side in one round trip (as root); `ask`
+    then answers each of them once from here. A host's probes cost one command, and
+    about the time of the slowest read."""
+    found = remote.gather(connection, reads, timeout=PROBE_TIMEOUT, side_by_side=True)
     with _prefetched_lock:
         _prefetched.setdefault(connection, {}).update(found)
 
