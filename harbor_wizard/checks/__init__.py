@@ -32,7 +32,7 @@ from harbor_wizard.checks import (
     vip,
 )
 from harbor_wizard.checks.remote import Read, prefetch
-from harbor_wizard.checks.result import CheckResult, Status
+from harbor_wizard.checks.result import CheckResult, Status, ok
 from harbor_wizard.connection import SshTarget, targets
 
 __all__ = ["CheckOptions", "CheckResult", "Status", "run_all"]
@@ -126,8 +126,6 @@ def run_all(
                 answers, base_dir, passphrase.get_secret_value() if passphrase else None
             )
         )
-    if answers.load_balancer.mode != "external":
-        jobs.append(lambda: vip.check(answers.vip, timeout=min(timeout, 2.0)))
     host_targets = targets(answers, base_dir)
     with ThreadPoolExecutor(max_workers=len(jobs) + len(host_targets) + 10) as pool:
         host_futures: list[Future[tuple[list[CheckResult], Connection | None]]] = [
@@ -163,6 +161,8 @@ def run_all(
             for check in across:
                 results += check.result()
             holder = holding.result()
+            if answers.load_balancer.mode != "external":
+                results += vip.owned(_vip(answers, timeout, holder, lbs), holder)
         finally:
             for name, connection in connections.items():
                 if keep is None:
@@ -172,6 +172,18 @@ def run_all(
         for service in service_futures:
             results += vip.owned(service.result(), holder)
     return results
+
+
+def _vip(
+    answers: Answers, timeout: float, holder: vip.Holder | None, lbs: dict[str, Connection]
+) -> list[CheckResult]:
+    """Whether the VIP is free: not asked when this deployment's LB holds it (a re-run),
+    else asked of the segment from a load balancer, then by TCP when that cannot tell."""
+    if holder is not None and holder.holding:
+        return [ok("vip", "vip", f"the VIP is held by {holder}")]
+    interface = answers.load_balancer.interface or ""
+    segment = next(((connection, interface) for connection in lbs.values()), None)
+    return vip.check(answers.vip, timeout=min(timeout, 2.0), segment=segment)
 
 
 def _services(

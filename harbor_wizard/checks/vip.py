@@ -15,6 +15,36 @@ from harbor_wizard.checks.result import CheckResult, Status, error, ok, probe
 from harbor_wizard.connection import tcp_reachable
 
 PROBE_PORTS = (80, 443, 22)
+ARP_WAIT_SECONDS = 0.3
+"""A machine on the segment answers ARP within a millisecond: no answer after this long
+means nobody has the address (the kernel's own verdict, FAILED, takes 3 s)."""
+# $1 the VIP, $2 the load balancer's interface. What the neighbour table knew is dropped
+# (a machine that had the VIP a minute ago stays "reachable" there for up to 45 s); then
+# any packet to the VIP makes the kernel ask the segment who has it (ARP), and the table
+# tells: an answer (lladdr), nobody yet (INCOMPLETE, FAILED), or no entry (the VIP is not
+# on this segment, or no bash).
+_ASK_SEGMENT = f"""ip -4 neigh flush to "$1" dev "$2" 2>/dev/null
+timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/9"' "$1" >/dev/null 2>&1 &
+sleep {ARP_WAIT_SECONDS}
+ip -4 neigh show "$1" dev "$2"
+"""
+ANSWERED = ("REACHABLE", "DELAY", "PROBE", "PERMANENT")
+NOBODY = ("INCOMPLETE", "FAILED")
+
+
+def on_segment(connection: Connection, vip: ipaddress.IPv4Address, interface: str) -> str | None:
+    """What the VIP's segment says, asked from a load balancer (on it by definition):
+    "answered by MAC" when a machine has the address, "" when nobody answered, None when
+    it cannot tell (an old entry, no entry, no bash): then only the TCP probe can."""
+    out = run(connection, _ASK_SEGMENT, str(vip), interface, sudo=True, timeout=5.0)
+    words = out.stdout.split()
+    if not out.ok or not words:
+        return None
+    if words[-1] in NOBODY:
+        return ""
+    if words[-1] in ANSWERED and "lladdr" in words:
+        return f"answered by {words[words.index('lladdr') + 1]}"
+    return None
 
 
 def answering(vip: ipaddress.IPv4Address, timeout: float) -> str | None:
@@ -33,10 +63,22 @@ def answering(vip: ipaddress.IPv4Address, timeout: float) -> str | None:
 
 
 @probe("vip")
-def check(vip: ipaddress.IPv4Address, *, timeout: float = 2.0) -> list[CheckResult]:
+def check(
+    vip: ipaddress.IPv4Address,
+    *,
+    timeout: float = 2.0,
+    segment: tuple[Connection, str] | None = None,
+) -> list[CheckResult]:
     """Before install the VIP must be free; `owned` turns "in use" into ok when our own
-    load balancer holds it (a re-run)."""
+    load balancer holds it (a re-run). With `segment` (a load balancer's connection and
+    interface) the segment is asked first: nobody answering ARP is a free address at
+    once, where a TCP probe waits out its time-out."""
+    arp = on_segment(segment[0], vip, segment[1]) if segment is not None else None
+    if arp == "":
+        return [ok("vip", "vip", f"the VIP {vip} is free (nobody on its segment answers ARP)")]
     sign = answering(vip, timeout)
+    if sign is None and arp is not None:
+        sign = f"{arp} on its segment, though no port answers"
     if sign is not None:
         return [
             error(

@@ -266,6 +266,36 @@ def test_vip_already_in_use(lab: Lab) -> None:
     assert vip.check(ipaddress.IPv4Address(lab.vip))[0].status is Status.OK
 
 
+def test_the_vip_is_asked_of_its_segment_from_a_load_balancer(lab: Lab) -> None:
+    """From a load balancer (on the VIP's segment by definition) ARP tells at once that
+    nobody has a free address, where a TCP probe waits out its time-out; and it names a
+    machine that has the address but answers no port (a firewall that drops)."""
+    base = lab.subnet.network.network_address  # .17 and .18: no host, no test's client
+    unused, address = ipaddress.IPv4Address(str(base + 17)), ipaddress.IPv4Address(str(base + 18))
+    _, connection = ssh.open_host(target(lab, "lb01"))
+    assert connection is not None
+    holder = lab["db01"]
+    try:
+        free = vip.check(unused, segment=(connection, "eth0"))[0]
+        assert free.status is Status.OK
+        assert free.message == f"the VIP {unused} is free (nobody on its segment answers ARP)"
+        holder.run(f"ip addr add {address}/32 dev eth0")
+        holder.run(f"iptables -I INPUT -d {address} -j DROP")
+        silent = vip.check(address, timeout=1.0, segment=(connection, "eth0"))[0]
+        assert silent.status is Status.ERROR
+        assert f"the VIP {address} is already in use (answered by " in silent.message
+        assert "though no port answers" in silent.message
+        # Without the segment's word (no connection to a load balancer) only TCP is left,
+        # and a machine that drops everything looks like a free address.
+        assert vip.check(address, timeout=1.0)[0].status is Status.OK
+    finally:
+        holder.run(f"iptables -D INPUT -d {address} -j DROP || true")
+        holder.run(f"ip addr del {address}/32 dev eth0 || true")
+        for lb in lab.lbs:  # what lb01 learnt about them, for the tests after this one
+            lb.run(f"ip neigh flush to {unused}; ip neigh flush to {address}")
+        connection.close()
+
+
 def test_storage_not_shared_on_one_node(lab: Lab) -> None:
     names = [h.name for h in lab.harbor_nodes] + [h.name for h in lab.unshared_nodes]
     connections = {}
