@@ -82,9 +82,11 @@ def _suffix_group_names(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _state_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Runs write logs and journals under the session's temp folder, never the tester's
-    ~/.local/state (subprocesses inherit it; tests may point elsewhere)."""
+    ~/.local/state, and what they learn about installer files (harbor_wizard.filecache)
+    not in ~/.cache (subprocesses inherit both; tests may point elsewhere)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HARBOR_WIZARD_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
         yield
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 import tarfile
 from pathlib import Path
+from typing import Any
 
 from harbor_wizard.checks.result import CheckResult, error, ok, probe
+from harbor_wizard.filecache import remembered
 from harbor_wizard.profiles import profile_for
 
 
@@ -27,6 +29,17 @@ def inspect(path: Path, required: tuple[str, ...]) -> tuple[set[str], str | None
     return found, version
 
 
+def _members(path: Path, required: tuple[str, ...]) -> tuple[set[str], str | None]:
+    """`inspect`, once per installer file (see filecache): it reads the whole archive."""
+
+    def answer() -> list[Any]:
+        found, version = inspect(path, required)
+        return [sorted(found), version]
+
+    names, version = remembered(path, "members:" + ",".join(required), answer)
+    return set(names), version
+
+
 @probe("installer")
 def check(path: Path, expected_version: str) -> list[CheckResult]:
     field = "harbor.installer"
@@ -42,7 +55,7 @@ def check(path: Path, expected_version: str) -> list[CheckResult]:
     profile = profile_for(expected_version)
     layout = profile.installer
     try:
-        found, version = inspect(path, layout.members)
+        found, version = _members(path, layout.members)
     except (tarfile.TarError, OSError, EOFError) as exc:
         return [
             error(

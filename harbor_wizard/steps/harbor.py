@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 
 from harbor_wizard import remote
+from harbor_wizard.filecache import remembered
 from harbor_wizard.profiles import Installer
 from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
@@ -28,11 +29,16 @@ INSTALL_TIMEOUT = 1800.0
 
 @cache
 def local_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The installer's checksum: read once per file (see filecache), then once per run."""
+
+    def read() -> str:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1024 * 1024), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    return str(remembered(path, "sha256", read))
 
 
 def _refused(address: str, port: int) -> bool:
