@@ -31,22 +31,40 @@ def seconds(timeout: float) -> int:
     return max(2, round(timeout))
 
 
-def connect(clair: ClairDatabase, password: SecretStr, timeout: float) -> psycopg.Connection:
+def session(
+    host: str,
+    port: int,
+    user: str,
+    password: SecretStr,
+    database: str,
+    timeout: float,
+    ssl_mode: str = "disable",
+    autocommit: bool = False,
+) -> psycopg.Connection:
+    """A libpq session whose every wait is bounded: the connection by `connect_timeout`,
+    each answer by the kernel (TCP_USER_TIMEOUT, keepalives). Names are passed as
+    parameters, never spliced into a connection string."""
     wait = seconds(timeout)
     return psycopg.connect(
-        host=clair.host,
-        port=clair.port,
-        user=clair.user,
+        host=host,
+        port=port,
+        user=user,
         password=password.get_secret_value(),
-        dbname=clair.database,
+        dbname=database,
         connect_timeout=wait,
         tcp_user_timeout=wait * 1000,
         keepalives=1,
         keepalives_idle=wait,
         keepalives_interval=1,
         keepalives_count=wait,
-        sslmode="disable",  # Clair 1.4's DSN disables TLS: prove that path
+        sslmode=ssl_mode,
+        autocommit=autocommit,
     )
+
+
+def connect(clair: ClairDatabase, password: SecretStr, timeout: float) -> psycopg.Connection:
+    # Clair 1.4's DSN disables TLS: prove that path
+    return session(clair.host, clair.port, clair.user, password, clair.database, timeout)
 
 
 def failure(exc: psycopg.Error, timeout: float) -> str:

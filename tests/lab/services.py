@@ -403,3 +403,76 @@ class Redis:
     @property
     def running(self) -> bool:
         return read_pid(self.pidfile) is not None
+
+
+@dataclass
+class Sentinel:
+    """A Redis Sentinel (`redis-server CONF --sentinel`) on `host`:`port` watching `master`
+    under the name `master_set`, with `master`'s password (`sentinel auth-pass`); with
+    `password` the sentinel itself requires AUTH, which Harbor 2.x cannot send.
+
+    Not part of the lab's start: a test starts it (`setup`) and stops it after. Quorum 1:
+    one sentinel answers for the set, and the lab's Redis has no replica to fail over to.
+    """
+
+    host: Host
+    master: Redis
+    port: int = 26379
+    master_set: str = "harbor"
+    password: str | None = None
+
+    @property
+    def ip(self) -> str:
+        return self.host.ip
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def base(self) -> Path:
+        return self.host.dir / f"sentinel-{self.port}"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.host.dir / f"sentinel-{self.port}.pid"
+
+    def setup(self) -> None:
+        self.base.mkdir(exist_ok=True)
+        self.start()
+
+    def start(self) -> None:
+        """Write the configuration (Sentinel rewrites it as it learns: it must be a file of
+        its own, writable) and start."""
+        lines = [
+            f"bind {self.ip}",
+            f"port {self.port}",
+            "daemonize yes",
+            f"pidfile {self.pidfile}",
+            f"dir {self.base}",
+            f"logfile {self.base}.log",
+            "protected-mode no",
+            f"sentinel monitor {self.master_set} {self.master.ip} {self.master.port} 1",
+        ]
+        if self.master.password:
+            lines.append(f"sentinel auth-pass {self.master_set} {self.master.password}")
+        if self.password:
+            lines.append(f"requirepass {self.password}")
+        conf = self.base / "sentinel.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        conf.chmod(0o600)
+        argv = [which("redis-server"), str(conf), "--sentinel"]
+        self.host.spawn(argv, self.host.dir / f"sentinel-{self.port}.out")
+        wait_until(
+            lambda: read_pid(self.pidfile) and tcp_open(self.ip, self.port),
+            timeout=30,
+            what=f"Sentinel on {self.endpoint}",
+        )
+
+    def stop(self) -> None:
+        _stop_pid(self.pidfile, self.ip, self.port)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    @property
+    def running(self) -> bool:
+        return read_pid(self.pidfile) is not None
