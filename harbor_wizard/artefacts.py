@@ -26,10 +26,13 @@ from harbor_wizard.secrets import SecretResolver
 TOKEN_KEY = "generated.token_private_key"
 TOKEN_CERT = "generated.token_certificate"
 SECRETKEY = "generated.secretkey"
+CSRF_KEY = "generated.csrf_key"
 ALL = (TOKEN_KEY, TOKEN_CERT, SECRETKEY)
 
 SECRETKEY_LENGTH = 16
 """prepare refuses any other length; no trailing newline."""
+CSRF_KEY_LENGTH = 32
+"""What Harbor 2.x's prepare generates (utils/core.py) and core's CSRF middleware takes."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class SharedArtefacts:
     """PEM of its self-signed certificate, the registry's rootcertbundle (``ha/root.crt``)."""
     secretkey: str
     """16 characters that encrypt the passwords Harbor keeps in its DB (``ha/secretkey``)."""
+    csrf_key: str | None = None
+    """Harbor 2.x: the key of the UI's CSRF tokens (core's CSRF_KEY); None for 1.4."""
 
 
 def generate_token_pair(key_size: int = 4096) -> tuple[str, str]:
@@ -65,14 +70,18 @@ def generate_token_pair(key_size: int = 4096) -> tuple[str, str]:
     return key_pem, cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def generate_secretkey() -> str:
+def generate_secretkey(length: int = SECRETKEY_LENGTH) -> str:
     alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(SECRETKEY_LENGTH))
+    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def ensure(resolver: SecretResolver, *, key_size: int = 4096) -> SharedArtefacts:
-    """The deployment's shared artefacts: stored ones, or new ones stored now."""
-    found = {path: resolver.find(path) for path in ALL}
+def ensure(
+    resolver: SecretResolver, *, key_size: int = 4096, csrf: bool = False
+) -> SharedArtefacts:
+    """The deployment's shared artefacts: stored ones, or new ones stored now; with `csrf`
+    (Harbor 2.x) the CSRF key too."""
+    wanted = (*ALL, CSRF_KEY) if csrf else ALL
+    found = {path: resolver.find(path) for path in wanted}
     generated: list[str] = []
     if found[TOKEN_KEY] is None and found[TOKEN_CERT] is None:
         key_pem, cert_pem = generate_token_pair(key_size)
@@ -94,6 +103,9 @@ def ensure(resolver: SecretResolver, *, key_size: int = 4096) -> SharedArtefacts
     if found[SECRETKEY] is None:
         resolver.store(SECRETKEY, generate_secretkey())
         generated.append(SECRETKEY)
+    if csrf and found[CSRF_KEY] is None:
+        resolver.store(CSRF_KEY, generate_secretkey(CSRF_KEY_LENGTH))
+        generated.append(CSRF_KEY)
     if generated:
         kept = sorted({str(resolver.origins[path]) for path in generated})
         resolver.notify(
@@ -101,14 +113,27 @@ def ensure(resolver: SecretResolver, *, key_size: int = 4096) -> SharedArtefacts
             f"hold the same; kept in {', '.join(kept)}). Keep them with the other secrets: "
             "new ones would not match what installed nodes hold."
         )
-    values = resolver.resolve(ALL, interactive=False)
+    values = resolver.resolve(wanted, interactive=False)
     secretkey = values[SECRETKEY].get_secret_value()
     if len(secretkey) != SECRETKEY_LENGTH:
         raise InvalidInput(
             [Problem(SECRETKEY, f"must be {SECRETKEY_LENGTH} characters: prepare refuses others")]
         )
+    csrf_key = values[CSRF_KEY].get_secret_value() if csrf else None
+    if csrf_key is not None and (
+        len(csrf_key) != CSRF_KEY_LENGTH or not csrf_key.isascii() or not csrf_key.isalnum()
+    ):
+        raise InvalidInput(
+            [
+                Problem(
+                    CSRF_KEY,
+                    f"must be {CSRF_KEY_LENGTH} letters and digits, as Harbor's prepare makes",
+                )
+            ]
+        )
     return SharedArtefacts(
         token_private_key=values[TOKEN_KEY].get_secret_value(),
         token_certificate=values[TOKEN_CERT].get_secret_value(),
         secretkey=secretkey,
+        csrf_key=csrf_key,
     )

@@ -18,6 +18,7 @@ from harbor_wizard import artefacts, redact
 from harbor_wizard.answers import AnswersDocument, InvalidInput
 from harbor_wizard.answers.files import tls_problems
 from harbor_wizard.certs import TlsMaterial
+from harbor_wizard.profiles import profile_for
 from harbor_wizard.render import RenderedFile, render
 from harbor_wizard.secrets import SecretResolver, secret_paths
 
@@ -53,6 +54,7 @@ def load_inputs(
         sidecar=SecretResolver.sidecar_for(answers_path),
         prompt=prompt,
         notify=notify,
+        release=profile_for(document.answers.harbor.version).release,
     )
     secrets = resolver.resolve(secret_paths(document.answers))
     passphrase = secrets.get("tls.private_key_passphrase")
@@ -61,5 +63,6 @@ def load_inputs(
         raise InvalidInput(problems)
     if tls is not None:
         redact.register(tls.private_key_pem)
-    shared = artefacts.ensure(resolver)
+    csrf = bool(profile_for(document.answers.harbor.version).shared_settings)
+    shared = artefacts.ensure(resolver, csrf=csrf)
     return Inputs(document, secrets, shared, tls, resolver)

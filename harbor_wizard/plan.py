@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from harbor_wizard.answers.files import installer_path
 from harbor_wizard.checks import CheckOptions
 from harbor_wizard.inputs import Inputs
-from harbor_wizard.profiles import Profile, Then, profile_for
+from harbor_wizard.profiles import DatabasePhase, Profile, Source, Then, profile_for
 from harbor_wizard.render import RenderedFile, ports
 from harbor_wizard.steps.base import Action
 from harbor_wizard.steps.database import LoadSchema
@@ -26,6 +26,7 @@ from harbor_wizard.steps.distribute import DistributeInstaller
 from harbor_wizard.steps.files import PutFile
 from harbor_wizard.steps.guard import KeepsSecretKey
 from harbor_wizard.steps.harbor import UnpackInstaller
+from harbor_wizard.steps.harbor_db import PrepareHarborDatabase
 from harbor_wizard.steps.preflight import Preflight
 from harbor_wizard.steps.rolling import (
     DRAIN_WAIT,
@@ -140,7 +141,6 @@ def build_plan(
         profile_for(answers.harbor.version), started_with, previous.recorded() if previous else {}
     )
     installer = installer_path(inputs.document)
-    schema = profile_for(answers.harbor.version).installer.schema
     db = answers.database
     addresses = {node.name: str(node.address) for node in answers.harbor_nodes}
     distribute = DistributeInstaller(installer, addresses)
@@ -150,7 +150,7 @@ def build_plan(
         ),
         Phase(
             "database",
-            (HostPlan(DATABASE, f"{db.host}:{db.port}", (LoadSchema(installer, schema),)),),
+            (HostPlan(DATABASE, f"{db.host}:{db.port}", (_database_step(inputs, installer),)),),
         ),
         Phase("installer", (HostPlan(OPERATOR, None, (distribute,)),)),
     ]
@@ -165,6 +165,17 @@ def build_plan(
     phases += _install_phases(inputs, files, installer, reinstall, batch, drain_wait, started_with)
     phases.append(Phase("verification", tuple(_verification(inputs, lb_wait))))
     return Plan(answers.name, tuple(phases), notes)
+
+
+def _database_step(inputs: Inputs, installer: Path) -> Action:
+    """What the profile's database phase does, before any node installs."""
+    profile = profile_for(inputs.answers.harbor.version)
+    db = inputs.answers.database
+    if profile.database_phase is DatabasePhase.CREATE_DATABASE:
+        name, ssl_mode = db.database or "registry", db.ssl_mode or "disable"
+        return PrepareHarborDatabase(db.host, db.port, db.user, name, ssl_mode)
+    assert profile.installer.schema is not None
+    return LoadSchema(installer, profile.installer.schema)
 
 
 def first_start_values(inputs: Inputs) -> dict[str, str]:
@@ -324,9 +335,13 @@ def _install_phases(
     the first-start-only values it starts Harbor with (`started_with`)."""
     answers = inputs.answers
     profile = profile_for(answers.harbor.version)
-    flags = list(profile.installer.flags)
-    if answers.harbor.with_clair:
-        flags.append(profile.installer.clair_flag)
+    flags = install_flags(inputs)
+    values = {Source.CSRF_KEY: inputs.artefacts.csrf_key}
+    settings = tuple(
+        (setting, value)
+        for setting in profile.shared_settings
+        if (value := values.get(setting.source)) is not None
+    )
     nodes = answers.harbor_nodes
     roll = Roll(min(batch, max(1, len(nodes) - 1)))
     plans = []
@@ -336,7 +351,7 @@ def _install_phases(
         step = RollingInstall(
             installer, profile.installer, inputs_of, flags, address,
             roll=roll, drain=_drain(inputs, address), health=profile.health,
-            drain_wait=drain_wait, force=reinstall,
+            drain_wait=drain_wait, force=reinstall, settings=settings,
         )  # fmt: skip
         step.recorded = started_with.get(node.name, {})
         plans.append(HostPlan(node.name, address, (step,)))
@@ -348,6 +363,18 @@ def _install_phases(
         note = f"{at_a_time} at a time {first}; nodes not serving yet all at once"
         phases.append(Phase("install.sh: other nodes", tuple(plans[1:]), note=note))
     return phases
+
+
+def install_flags(inputs: Inputs) -> list[str]:
+    """install.sh's flags: the release's own, and its scanner's when asked for."""
+    harbor = inputs.answers.harbor
+    layout = profile_for(harbor.version).installer
+    flags = list(layout.flags)
+    if harbor.with_clair and layout.clair_flag:
+        flags.append(layout.clair_flag)
+    if harbor.with_trivy and layout.trivy_flag:
+        flags.append(layout.trivy_flag)
+    return flags
 
 
 def _verification(inputs: Inputs, lb_wait: float) -> list[HostPlan]:

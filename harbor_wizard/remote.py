@@ -403,6 +403,13 @@ class FileState:
     mode: int | None
     owner: str | None
     group: str | None
+    owner_id: str | None = None
+    group_id: str | None = None
+
+    def owned_by(self, owner: str, group: str) -> bool:
+        """Whether `owner` and `group` (names, or numeric ids such as Harbor's 10000, which
+        often has no name on the host) are the file's."""
+        return owner in (self.owner, self.owner_id) and group in (self.group, self.group_id)
 
 
 def sha256(data: bytes) -> str:
@@ -411,7 +418,8 @@ def sha256(data: bytes) -> str:
 
 def file_state_read(path: PurePosixPath) -> Read:
     return Read.of(
-        'if [ -f "$1" ]; then sha256sum < "$1" | cut -d" " -f1; stat -c "%a %U %G" -- "$1"; fi',
+        'if [ -f "$1" ]; then sha256sum < "$1" | cut -d" " -f1; '
+        'stat -c "%a %U %G %u %g" -- "$1"; fi',
         path,
     )
 
@@ -420,8 +428,8 @@ def parse_file_state(out: Output) -> FileState:
     lines = out.stdout.split("\n")
     if not out.ok or len(lines) < 2 or not lines[0]:
         return FileState(None, None, None, None)
-    mode, owner, group = lines[1].split()
-    return FileState(lines[0], int(mode, 8), owner, group)
+    mode, owner, group, owner_id, group_id = lines[1].split()
+    return FileState(lines[0], int(mode, 8), owner, group, owner_id, group_id)
 
 
 def file_state(connection: Connection, path: PurePosixPath) -> FileState:

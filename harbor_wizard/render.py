@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import errno
+import json
 import os
 import re
 import secrets as random
@@ -23,6 +24,7 @@ import jinja2
 from pydantic import SecretStr
 
 from harbor_wizard.answers import Answers, InvalidInput, Problem
+from harbor_wizard.answers.rules import REDIS_DB_INDEXES
 from harbor_wizard.artefacts import SharedArtefacts
 from harbor_wizard.certs import TlsMaterial
 from harbor_wizard.profiles import ManagedFile, Role, Source, Then, profile_for
@@ -145,6 +147,18 @@ def _keepalived_word(value: object) -> str:
     return text
 
 
+def _yaml(value: object) -> str:
+    """A YAML scalar: numbers and booleans as they are, text as a JSON string (which YAML
+    reads back unchanged, whatever it holds)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("harbor_wizard.templates", ""),
@@ -156,6 +170,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["cfg"] = _cfg
     env.filters["keepalived_word"] = _keepalived_word
+    env.filters["yaml"] = _yaml
     return env
 
 
@@ -163,13 +178,22 @@ def ports(answers: Answers) -> list[int]:
     return [80, 443] if answers.harbor.protocol == "https" else [80]
 
 
+def storage_values(
+    answers: Answers, secrets: Mapping[str, SecretStr]
+) -> dict[str, str | int | bool | SecretStr]:
+    """The storage driver's settings, each secret one by its value."""
+    return {
+        key: secrets.get(f"storage.config.{key}", value)
+        for key, value in answers.storage.config.items()
+    }
+
+
 def storage_config(answers: Answers, secrets: Mapping[str, SecretStr]) -> str:
     """Harbor 1.4's one-line storage config: ``key: value, key: value``."""
     items = []
-    for key, value in answers.storage.config.items():
-        secret = secrets.get(f"storage.config.{key}")
-        if secret is not None:
-            text = secret.get_secret_value()
+    for key, value in storage_values(answers, secrets).items():
+        if isinstance(value, SecretStr):
+            text = value.get_secret_value()
         elif isinstance(value, bool):
             text = "true" if value else "false"
         else:
@@ -259,9 +283,15 @@ def _node_context(answers: Answers, secrets: Mapping[str, SecretStr]) -> dict[st
             "password": "password",
         }
     )
+    indexes = {
+        key: getattr(answers.redis, key) or default for key, default in REDIS_DB_INDEXES.items()
+    }
     return {
+        "name": answers.name,
         "harbor": answers.harbor,
         "database": answers.database,
+        "redis_indexes": indexes,
+        "storage_values": storage_values(answers, secrets),
         "redis": answers.redis,
         "clair": clair_ctx,
         "storage": answers.storage,

@@ -65,8 +65,26 @@ _KEEPALIVED_TOKEN = re.compile(r"^[!-~]{1,8}$")
 _URL_UNSAFE = set("@:/?#%& ")
 
 
-def value_problem(path: str, value: str) -> str | None:
-    """What is wrong with a secret's value for where it ends up, or None."""
+_ENV_FILE_SECRETS = frozenset({"harbor.admin_password", "database.password"})
+"""Harbor 2.x's prepare writes these unquoted into docker compose env files (core/env)."""
+
+
+def env_file_problem(value: str) -> str | None:
+    """Why compose would read `value` back otherwise from an unquoted env file line."""
+    if "$" in value:
+        return (
+            "must not contain '$': docker compose reads $NAME in Harbor's env files as a variable"
+        )
+    if "#" in value:
+        return "must not contain '#': docker compose reads what follows it as a comment"
+    if value[0] in "\"'" or "\\" in value:
+        return "must not start with a quote nor hold a backslash: docker compose unquotes them"
+    return None
+
+
+def value_problem(path: str, value: str, release: str = "1.4") -> str | None:
+    """What is wrong with a secret's value for where it ends up (in `release`'s files), or
+    None."""
     if path.startswith("generated."):
         return None if value.strip() else "is empty"
     if not value:
@@ -96,6 +114,8 @@ def value_problem(path: str, value: str) -> str | None:
         )
     if path.startswith("storage.config."):
         return storage_value_problem(value, secret=True)
+    if path in _ENV_FILE_SECRETS and release.startswith("2."):
+        return env_file_problem(value)
     return None
 
 
@@ -264,8 +284,10 @@ class SecretResolver:
         keyring: KeyringStore | None = None,
         prompt: Callable[[str], str] | None = None,
         notify: Callable[[str], None] | None = None,
+        release: str = "1.4",
     ) -> None:
         self.deployment = deployment
+        self.release = release
         self.environ = os.environ if environ is None else environ
         self.keyring = keyring if keyring is not None else KeyringStore(deployment)
         self.prompt = prompt
@@ -310,7 +332,7 @@ class SecretResolver:
             if value is None:
                 problems.append(Problem(path, self.how_to_give(path)))
                 continue
-            problem = value_problem(path, value)
+            problem = value_problem(path, value, self.release)
             if problem:
                 origin = self.origins.get(path, Origin("?"))
                 line = self.file.line(path) if origin.kind == "secrets file" and self.file else None

@@ -46,7 +46,9 @@ FIELDS: dict[str, FieldWords] = {
     ),
     "harbor": FieldWords("Harbor's settings", _MAPPING, "hostname: registry.example.com"),
     "harbor.version": FieldWords(
-        "the Harbor release of the offline installer", "a Harbor 1.4 release in quotes", '"1.4.0"'
+        "the Harbor release of the offline installer",
+        "a Harbor 1.4 or 2.15 release in quotes",
+        '"1.4.0"',
     ),
     "harbor.installer": FieldWords(
         "the Harbor offline installer .tgz on this machine",
@@ -60,10 +62,13 @@ FIELDS: dict[str, FieldWords] = {
     ),
     "harbor.protocol": FieldWords("how clients connect to Harbor", "http or https", "https"),
     "harbor.with_clair": FieldWords(
-        "whether Clair scans images for vulnerabilities", "true or false", "false"
+        "whether Clair scans images for vulnerabilities (Harbor 1.4)", "true or false", "false"
+    ),
+    "harbor.with_trivy": FieldWords(
+        "whether Trivy scans images for vulnerabilities (Harbor 2.x)", "true or false", "true"
     ),
     "harbor.with_notary": FieldWords(
-        "content trust (not supported by Harbor 1.4 HA)", "false", "false"
+        "content trust (not available in Harbor HA)", "false", "false"
     ),
     "harbor.admin_password": _secret(f"Harbor's admin password ({_PASSWORD})"),
     "vip": FieldWords(
@@ -133,14 +138,27 @@ FIELDS: dict[str, FieldWords] = {
     ),
     "harbor_nodes[].address": FieldWords("the node's own address", "an IPv4 address", "192.0.2.21"),
     "database": FieldWords(
-        "Harbor's database server (MariaDB or MySQL)", _MAPPING, "host: db.example.com"
+        "Harbor's database server (MariaDB for 1.4, PostgreSQL for 2.x)",
+        _MAPPING,
+        "host: db.example.com",
+    ),
+    "database.engine": FieldWords(
+        "the Harbor DB's kind", "mariadb (Harbor 1.4) or postgresql (Harbor 2.x)", "mariadb"
     ),
     "database.host": FieldWords(
-        "the MariaDB server", "a DNS name or an IPv4 address", "db.example.com"
+        "the Harbor DB server", "a DNS name or an IPv4 address", "db.example.com"
     ),
-    "database.port": FieldWords("the MariaDB port", "a port number from 1 to 65535", "3306"),
-    "database.user": FieldWords("the MariaDB user", "a user name", "root"),
-    "database.password": _secret(f"the MariaDB user's password ({_PASSWORD})"),
+    "database.port": FieldWords("the Harbor DB's port", "a port number from 1 to 65535", "3306"),
+    "database.user": FieldWords("the Harbor DB user", "a user name", "root"),
+    "database.database": FieldWords(
+        "the database Harbor 2.x keeps its data in", "a database name", "registry"
+    ),
+    "database.ssl_mode": FieldWords(
+        "how Harbor 2.x connects to PostgreSQL",
+        "disable, require, verify-ca or verify-full",
+        "require",
+    ),
+    "database.password": _secret(f"the Harbor DB user's password ({_PASSWORD})"),
     "clair_database": FieldWords("Clair's PostgreSQL server", _MAPPING, "host: pg.example.com"),
     "clair_database.host": FieldWords(
         "the PostgreSQL server", "a DNS name or an IPv4 address", "pg.example.com"
@@ -157,10 +175,24 @@ FIELDS: dict[str, FieldWords] = {
     ),
     "redis": FieldWords("the Redis server", _MAPPING, 'endpoints: ["redis.example.com:6379"]'),
     "redis.endpoints": FieldWords(
-        "the Redis server", "a list with one host:port", '["redis.example.com:6379"]'
+        "the Redis server (or the Sentinels)",
+        "a list of host:port",
+        '["redis.example.com:6379"]',
     ),
     "redis.endpoints[]": FieldWords("the Redis server", "host:port", "redis.example.com:6379"),
-    "redis.password": _secret("a Redis password (Harbor 1.4 cannot use one)"),
+    "redis.password": _secret("the Redis password (Harbor 2.x; 1.4 cannot use one)"),
+    "redis.sentinel_master_set": FieldWords(
+        "the master set the Sentinels watch (Harbor 2.x)", "a name", "mymaster"
+    ),
+    "redis.registry_db_index": FieldWords(
+        "the registry's Redis database (Harbor 2.x)", "a whole number from 1 to 15", "1"
+    ),
+    "redis.jobservice_db_index": FieldWords(
+        "the job service's Redis database (Harbor 2.x)", "a whole number from 1 to 15", "2"
+    ),
+    "redis.trivy_db_index": FieldWords(
+        "Trivy's Redis database (Harbor 2.x)", "a whole number from 1 to 15", "5"
+    ),
     "storage": FieldWords("where the registry keeps image layers", _MAPPING, "provider: s3"),
     "storage.provider": FieldWords(
         "the registry's storage driver", "filesystem, s3, swift, azure, gcs or oss", "filesystem"

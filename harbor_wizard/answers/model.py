@@ -115,7 +115,7 @@ class StrictModel(BaseModel):
 class HarborSettings(StrictModel):
     version: HarborVersion = Field(
         default="1.4.0",
-        description="Harbor release of the offline installer: the 1.4.x profile.",
+        description="Harbor release of the offline installer: 1.4.x (the HA guide's) or 2.15.x.",
     )
     installer: InstallerPath = Field(
         description="The Harbor offline installer .tgz on the operator's machine."
@@ -125,10 +125,15 @@ class HarborSettings(StrictModel):
     )
     protocol: Literal["http", "https"] = "http"
     with_clair: bool = Field(
-        default=False, description="Vulnerability scanning with Clair (needs clair_database)."
+        default=False,
+        description="Harbor 1.4: vulnerability scanning with Clair (needs clair_database).",
+    )
+    with_trivy: bool = Field(
+        default=False, description="Harbor 2.x: vulnerability scanning with Trivy."
     )
     with_notary: bool = Field(
-        default=False, description="Content trust. Harbor 1.4 does not support Notary in HA."
+        default=False,
+        description="Content trust. Harbor 1.4 does not support Notary in HA; 2.x removed it.",
     )
     admin_password: SecretRef = SECRET_MARKER
 
@@ -151,8 +156,9 @@ class HarborSettings(StrictModel):
         if value:
             raise PydanticCustomError(
                 "notary",
-                "Notary is not supported in Harbor 1.4 HA (prepare --ha refuses it, and "
-                "install.sh --ha silently drops it); set with_notary: false",
+                "Notary is not available: Harbor 1.4 HA does not support it (prepare --ha "
+                "refuses it, and install.sh --ha silently drops it), and Harbor 2.x removed "
+                "it; set with_notary: false",
             )
         return value
 
@@ -216,12 +222,29 @@ class HarborNode(StrictModel):
     address: Address
 
 
-class Database(StrictModel):
-    """Harbor DB (MariaDB). Harbor 1.4 hard-codes the database name `registry`."""
+DbEngine = Literal["mariadb", "postgresql"]
+SslMode = Literal["disable", "require", "verify-ca", "verify-full"]
 
+
+class Database(StrictModel):
+    """Harbor DB: MariaDB for Harbor 1.4, which hard-codes the database name `registry`;
+    PostgreSQL for Harbor 2.x. The defaults below are 1.4's; `Answers` puts 2.x's in place
+    of the unwritten ones (see `release_defaults`)."""
+
+    engine: DbEngine = Field(
+        default="mariadb",
+        description="mariadb for Harbor 1.4; postgresql for 2.x (the default there).",
+    )
     host: DnsName
-    port: Port = 3306
-    user: UserName = "root"
+    port: Port = Field(default=3306, description="3306 for 1.4; 5432 by default for 2.x.")
+    user: UserName = Field(default="root", description="root for 1.4; postgres for 2.x.")
+    database: UserName | None = Field(
+        default=None,
+        description="Harbor 2.x: the database Harbor migrates itself (registry by default).",
+    )
+    ssl_mode: SslMode | None = Field(
+        default=None, description="Harbor 2.x: PostgreSQL sslmode (disable by default)."
+    )
     password: SecretRef = SECRET_MARKER
 
 
@@ -240,14 +263,31 @@ class ClairDatabase(StrictModel):
         return self
 
 
+RedisDbIndex = Annotated[int, Field(ge=1, le=15)]
+
+
 class Redis(StrictModel):
     endpoints: list[Endpoint] = Field(
-        description="host:port of the Redis server. Harbor 1.4 uses exactly one.",
-        json_schema_extra={"minItems": 1, "maxItems": 1},
+        description="host:port of the Redis server (Harbor 1.4: exactly one); with "
+        "sentinel_master_set (2.x), the Sentinels.",
+        json_schema_extra={"minItems": 1},
     )
     password: SecretRef | None = Field(
         default=None,
-        description="Not usable with Harbor 1.4: its registry connects without a password.",
+        description="Harbor 2.x only: 1.4's registry connects without a password.",
+    )
+    sentinel_master_set: Name | None = Field(
+        default=None,
+        description="Harbor 2.x: the master's name the Sentinels in endpoints know it by.",
+    )
+    registry_db_index: RedisDbIndex | None = Field(
+        default=None, description="Harbor 2.x: the registry's database (1 by default)."
+    )
+    jobservice_db_index: RedisDbIndex | None = Field(
+        default=None, description="Harbor 2.x: the job service's database (2 by default)."
+    )
+    trivy_db_index: RedisDbIndex | None = Field(
+        default=None, description="Harbor 2.x: Trivy's database (5 by default)."
     )
 
 
@@ -287,6 +327,30 @@ class Tls(StrictModel):
     private_key_passphrase: SecretRef | None = None
 
 
+POSTGRES_DEFAULTS = {
+    "engine": "postgresql",
+    "port": 5432,
+    "user": "postgres",
+    "database": "registry",
+    "ssl_mode": "disable",
+}
+"""harbor.yml's external_database.harbor defaults (v2.15)."""
+
+
+def release_defaults(data: Any) -> Any:
+    """Raw answers with the Harbor DB defaults of their release where none is written:
+    Harbor 2.x keeps its data in PostgreSQL (`Database`'s own defaults are 1.4's)."""
+    if not isinstance(data, dict):
+        return data
+    harbor, database = data.get("harbor"), data.get("database")
+    version = harbor.get("version") if isinstance(harbor, dict) else None
+    if not (isinstance(version, str) and version.startswith("2.") and isinstance(database, dict)):
+        return data
+    if database.get("engine", "postgresql") != "postgresql":
+        return data  # refused by a rule, at database.engine
+    return {**data, "database": {**POSTGRES_DEFAULTS, **database}}
+
+
 class Answers(StrictModel):
     """A whole deployment, as the answers file describes it (version 1)."""
 
@@ -306,6 +370,11 @@ class Answers(StrictModel):
     redis: Redis
     storage: Storage = Field(default_factory=Storage)
     tls: Tls | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _release_defaults(cls, data: Any) -> Any:
+        return release_defaults(data)
 
     @model_validator(mode="after")
     def _deployment_rules(self) -> Self:

@@ -196,17 +196,58 @@ def storage_rules(v: Values) -> Iterator[Rule]:
         )
 
 
+def is_2x(v: Values) -> bool | None:
+    """Whether the answers are for Harbor 2.x; None when the version is not valid."""
+    version = v.get("harbor", "version")
+    return version.startswith("2.") if isinstance(version, str) else None
+
+
 def deployment_rules(v: Values) -> Iterator[Rule]:
     """The rules between sections of a whole deployment."""
-    with_clair, protocol = v.get("harbor", "with_clair"), v.get("harbor", "protocol")
-    if with_clair is True and not v.has("clair_database"):
-        yield Rule(("clair_database",), "is required when harbor.with_clair is true")
-    if with_clair is False and v.has("clair_database"):
-        yield Rule(("clair_database",), "only used with harbor.with_clair: true; remove it")
+    protocol = v.get("harbor", "protocol")
     if protocol == "https" and not v.has("tls"):
         yield Rule(("tls",), "is required when harbor.protocol is https")
     if protocol == "http" and v.has("tls"):
         yield Rule(("tls",), "only used when harbor.protocol is https; remove it")
+    release_2 = is_2x(v)
+    if release_2 is True:
+        yield from _harbor_2_rules(v)
+    elif release_2 is False:
+        yield from _harbor_14_rules(v)
+    nodes = v.count("harbor_nodes")
+    message = harbor_node_count(nodes) if nodes is not None else None
+    if message:
+        yield Rule(("harbor_nodes",), message)
+    yield from _hostname_rules(v)
+    yield from _address_rules(v)
+
+
+def _harbor_14_rules(v: Values) -> Iterator[Rule]:
+    """What Harbor 1.4's HA install cannot do, each said at the field to change."""
+    with_clair = v.get("harbor", "with_clair")
+    if with_clair is True and not v.has("clair_database"):
+        yield Rule(("clair_database",), "is required when harbor.with_clair is true")
+    if with_clair is False and v.has("clair_database"):
+        yield Rule(("clair_database",), "only used with harbor.with_clair: true; remove it")
+    if v.get("harbor", "with_trivy") is True:
+        yield Rule(
+            ("harbor", "with_trivy"),
+            "Harbor 1.4 has no Trivy: it scans with Clair (harbor.with_clair: true), or use "
+            "Harbor 2.15 (harbor.version: 2.15.2)",
+        )
+    if v.get("database", "engine") == "postgresql":
+        yield Rule(
+            ("database", "engine"),
+            "Harbor 1.4 keeps its data in MariaDB (its HA install loads registry.sql there): "
+            "set engine: mariadb, or install Harbor 2.15 (harbor.version: 2.15.2)",
+        )
+    for key in ("database", "ssl_mode"):
+        if v.has("database", key):
+            yield Rule(
+                ("database", key),
+                "is only used with Harbor 2.x (1.4 hard-codes the database registry, "
+                "without TLS); remove it",
+            )
     if v.has("redis", "password"):
         yield Rule(
             ("redis", "password"),
@@ -215,24 +256,83 @@ def deployment_rules(v: Values) -> Iterator[Rule]:
             "one), so one of them always fails; use a Redis without requirepass on a "
             "protected network and remove this field",
         )
+    for key in ("sentinel_master_set", *REDIS_DB_INDEXES):
+        if v.has("redis", key):
+            yield Rule(("redis", key), "is only used with Harbor 2.x; remove it")
     endpoints = v.count("redis", "endpoints")
     if endpoints == 0:
-        yield Rule(
-            ("redis", "endpoints"),
-            "is required: the Redis server as host:port, e.g. redis.example.com:6379",
-        )
+        yield Rule(("redis", "endpoints"), REDIS_ENDPOINT_REQUIRED)
     elif endpoints is not None and endpoints > 1:
         yield Rule(
             ("redis", "endpoints"),
             "Harbor 1.4 takes exactly one Redis endpoint (neither its registry nor its "
             "UI can use a list); put Sentinel or a proxy behind one address",
         )
-    nodes = v.count("harbor_nodes")
-    message = harbor_node_count(nodes) if nodes is not None else None
-    if message:
-        yield Rule(("harbor_nodes",), message)
-    yield from _hostname_rules(v)
-    yield from _address_rules(v)
+
+
+REDIS_ENDPOINT_REQUIRED = "is required: the Redis server as host:port, e.g. redis.example.com:6379"
+REDIS_DB_INDEXES = {
+    "registry_db_index": 1,
+    "jobservice_db_index": 2,
+    "trivy_db_index": 5,
+}
+"""harbor.yml's external_redis indexes and their defaults; 0 is the core's, fixed."""
+SENTINEL_PORT = 26379
+
+
+def _harbor_2_rules(v: Values) -> Iterator[Rule]:
+    """What Harbor 2.x does differently from 1.4, each said at the field to change."""
+    if v.get("harbor", "with_clair") is True:
+        yield Rule(
+            ("harbor", "with_clair"),
+            "Harbor 2.x has no Clair (removed in 2.2): it scans with Trivy; set "
+            "with_clair: false and with_trivy: true",
+        )
+    if v.has("clair_database"):
+        yield Rule(
+            ("clair_database",),
+            "Harbor 2.x has no Clair, so no Clair DB: its scanner, Trivy, keeps its data in "
+            "Redis; remove this section",
+        )
+    if v.get("database", "engine") == "mariadb":
+        yield Rule(
+            ("database", "engine"),
+            "Harbor 2.x keeps its data in PostgreSQL only (MariaDB and MySQL ended with "
+            "1.6): set engine: postgresql and point database at a PostgreSQL server (12 or "
+            "later), e.g. port 5432",
+        )
+    endpoints = v.count("redis", "endpoints")
+    master_set = v.get("redis", "sentinel_master_set")
+    if endpoints == 0:
+        yield Rule(("redis", "endpoints"), REDIS_ENDPOINT_REQUIRED)
+    elif endpoints is not None and master_set is None and not v.has("redis", "sentinel_master_set"):
+        first = str(v.get("redis", "endpoints", 0) or "")
+        if endpoints > 1:
+            yield Rule(
+                ("redis", "sentinel_master_set"),
+                f"is required with {endpoints} endpoints: several endpoints are Redis "
+                "Sentinels, and Harbor asks them for the address of a master set by its "
+                "name (the name in sentinel.conf's `sentinel monitor`), e.g. mymaster",
+            )
+        elif first.endswith(f":{SENTINEL_PORT}"):
+            yield Rule(
+                ("redis", "sentinel_master_set"),
+                f"is required: {first} is on Redis Sentinel's port, and Harbor asks a "
+                "Sentinel for its master by the master set's name, e.g. mymaster (or give "
+                "the Redis server itself, usually on port 6379)",
+            )
+    indexes = {key: v.get("redis", key) for key in REDIS_DB_INDEXES}
+    used: dict[int, str] = {}
+    for key, default in REDIS_DB_INDEXES.items():
+        index = indexes[key] if indexes[key] is not None else default
+        if index in used:
+            yield Rule(
+                ("redis", key),
+                f"is {index}, the same database as redis.{used[index]}: Harbor's components "
+                "would overwrite each other's keys; give each its own, from 1 to 15",
+                index,
+            )
+        used.setdefault(index, key)
 
 
 def _hostname_rules(v: Values) -> Iterator[Rule]:

@@ -142,22 +142,17 @@ def identifier(value: str) -> str:
     return value
 
 
-_HARBOR_14 = re.compile(r"^1\.4\.\d+$")
+_HARBOR_VERSION = re.compile(r"^(1\.4|2\.15)\.\d+$")
+SUPPORTED_RELEASES = "1.4.x (the HA guide's release) or 2.15.x"
 
 
 def harbor_version(value: str) -> str:
-    """The release of the offline installer: this tool has the Harbor 1.4 profile only."""
-    if value.startswith("2."):
-        raise _fail(
-            "profile",
-            "Harbor {value} is not supported yet: this release installs Harbor 1.4.x, e.g. 1.4.0",
-            value=value,
-        )
-    if not _HARBOR_14.match(value):
+    """The release of the offline installer: one of the release lines with a profile."""
+    if not _HARBOR_VERSION.match(value):
         raise _fail(
             "harbor_version",
-            "'{value}' is not a Harbor 1.4 release: write the version of the offline "
-            "installer, e.g. 1.4.0",
+            "'{value}' is not a Harbor release this tool installs: write the version of the "
+            "offline installer, " + SUPPORTED_RELEASES + ", e.g. 1.4.0 or 2.15.2",
             value=value,
         )
     return value
@@ -306,7 +301,9 @@ DnsName = Annotated[str, AfterValidator(dns_name)]
 UserName = Annotated[str, AfterValidator(user_name)]
 Address = Annotated[ipaddress.IPv4Address, AfterValidator(routable_ipv4)]
 HarborVersion = Annotated[
-    str, AfterValidator(harbor_version), Field(json_schema_extra={"pattern": _HARBOR_14.pattern})
+    str,
+    AfterValidator(harbor_version),
+    Field(json_schema_extra={"pattern": _HARBOR_VERSION.pattern}),
 ]
 Endpoint = Annotated[
     str, AfterValidator(endpoint), Field(json_schema_extra={"pattern": _ENDPOINT.pattern})

@@ -34,6 +34,7 @@ from harbor_wizard.checks import (
 from harbor_wizard.checks.remote import Read, prefetch
 from harbor_wizard.checks.result import CheckResult, Status, ok
 from harbor_wizard.connection import SshTarget, targets
+from harbor_wizard.profiles import profile_for
 
 __all__ = ["CheckOptions", "CheckResult", "Status", "run_all"]
 
@@ -66,6 +67,7 @@ def host_checks(
     results += os_results
     manager = os_results[0].data.get("package_manager") or None if os_results else None
     probes: list[Callable[[], list[CheckResult]]]
+    software = profile_for(answers.harbor.version).node_software
     if target.name in {lb.name for lb in answers.load_balancer.nodes}:
         probes = [
             lambda: hosts.lb_interface(target, connection, answers),
@@ -73,7 +75,7 @@ def host_checks(
         ]
     else:
         probes = [
-            lambda: hosts.node_software(target, connection),
+            lambda: hosts.node_software(target, connection, software),
             lambda: hosts.node_space(target, connection),
             lambda: ports.check(target, connection, answers),
             lambda: clock.check(target, connection),

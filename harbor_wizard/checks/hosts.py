@@ -13,7 +13,9 @@ from harbor_wizard.answers import Answers
 from harbor_wizard.checks.remote import Read, ask, each, run
 from harbor_wizard.checks.result import CheckResult, error, ok, probe, warning
 from harbor_wizard.connection import SshTarget
+from harbor_wizard.profiles import NodeSoftware
 from harbor_wizard.profiles.harbor_1_4 import DATA_UID
+from harbor_wizard.remote import Output
 
 MIN_FREE_GIB = 5
 WANT_FREE_GIB = 20
@@ -217,6 +219,7 @@ NODE_SOFTWARE = (
     Read.of("docker --version"),
     Read.of("docker info --format '{{.ServerVersion}}'"),
     Read.of("docker-compose --version"),
+    Read.of("docker compose version"),
     # Works on Python 2 and 3 alike (no print statement or function).
     Read.of(
         '/usr/bin/python -c "$1"', "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"
@@ -227,19 +230,23 @@ SPACE = Read.of("df -Pk /data 2>/dev/null || df -Pk /")
 
 
 @probe("node.software")
-def node_software(target: SshTarget, connection: Connection) -> list[CheckResult]:
-    docker, engine, compose, python, openssl = (
+def node_software(
+    target: SshTarget, connection: Connection, needs: NodeSoftware
+) -> list[CheckResult]:
+    docker, engine, compose, plugin, python, openssl = (
         ask(connection, read, sudo=True) for read in NODE_SOFTWARE
     )
+    oldest = ".".join(map(str, needs.docker))
     results = []
     if not docker.ok:
         results.append(error("node.docker", target.name, f"{target.name}: docker is not installed"))
-    elif _version(docker.stdout) < (1, 10):
+    elif _version(docker.stdout) < needs.docker:
         results.append(
             error(
                 "node.docker",
                 target.name,
-                f"{target.name}: docker {docker.stdout.strip()} is older than 1.10",
+                f"{target.name}: docker {docker.stdout.strip()} is older than {oldest}, the "
+                "oldest this Harbor release supports; upgrade Docker Engine",
             )
         )
     elif not engine.ok:
@@ -254,39 +261,13 @@ def node_software(target: SshTarget, connection: Connection) -> list[CheckResult
         results.append(
             ok("node.docker", target.name, f"{target.name}: docker engine {engine.stdout.strip()}")
         )
-    if not compose.ok:
-        results.append(
-            error(
-                "node.docker_compose",
-                target.name,
-                f"{target.name}: docker-compose (v1, which install.sh calls) is not installed",
-            )
-        )
-    elif _version(compose.stdout) < (1, 7, 1):
-        results.append(
-            error(
-                "node.docker_compose",
-                target.name,
-                f"{target.name}: docker-compose is older than 1.7.1",
-            )
-        )
-    else:
-        results.append(
-            ok("node.docker_compose", target.name, f"{target.name}: {compose.stdout.strip()}")
-        )
-    if python.stdout.strip() == "2.7":
-        results.append(
-            ok("node.python2", target.name, f"{target.name}: /usr/bin/python is Python 2.7")
-        )
-    else:
-        results.append(
-            error(
-                "node.python2",
-                target.name,
-                f"{target.name}: Harbor 1.4's prepare needs Python 2.7 as /usr/bin/python "
-                "(Ubuntu 20.04/22.04: apt-get install python-is-python2)",
-            )
-        )
+    # install.sh's own choice (2.x's common.sh): the compose plugin when it answers.
+    results.append(
+        _compose(target, plugin if needs.compose_plugin and plugin.ok else compose, needs)
+    )
+    if not needs.python2:  # 2.x: prepare runs in its own container, with its own tools
+        return results
+    results.append(_python2(target, python))
     if openssl.ok:
         results.append(ok("node.openssl", target.name, f"{target.name}: openssl present"))
     else:
@@ -294,6 +275,40 @@ def node_software(target: SshTarget, connection: Connection) -> list[CheckResult
             error("node.openssl", target.name, f"{target.name}: prepare needs the openssl binary")
         )
     return results
+
+
+def _python2(target: SshTarget, python: Output) -> CheckResult:
+    if python.stdout.strip() == "2.7":
+        return ok("node.python2", target.name, f"{target.name}: /usr/bin/python is Python 2.7")
+    return error(
+        "node.python2",
+        target.name,
+        f"{target.name}: Harbor 1.4's prepare needs Python 2.7 as /usr/bin/python "
+        "(Ubuntu 20.04/22.04: apt-get install python-is-python2)",
+    )
+
+
+def _compose(target: SshTarget, compose: Output, needs: NodeSoftware) -> CheckResult:
+    """The compose install.sh will call: the v2 plugin where the release takes it."""
+    text = compose.stdout.strip()
+    plugin = text.startswith("Docker Compose version")
+    oldest = ".".join(map(str, needs.compose))
+    if not compose.ok or not text:
+        wanted = (
+            "the docker compose plugin or docker-compose"
+            if needs.compose_plugin
+            else ("docker-compose (v1, which install.sh calls)")
+        )
+        return error(
+            "node.docker_compose", target.name, f"{target.name}: {wanted} is not installed"
+        )
+    if not plugin and _version(text) < needs.compose:
+        return error(
+            "node.docker_compose",
+            target.name,
+            f"{target.name}: docker-compose is older than {oldest}; install.sh refuses it",
+        )
+    return ok("node.docker_compose", target.name, f"{target.name}: {text}")
 
 
 @probe("node.space")

@@ -1,4 +1,5 @@
-"""The offline installer file: present, and shaped like a Harbor 1.4.x offline installer."""
+"""The offline installer file: present, and shaped like the offline installer of the
+answers' Harbor release."""
 
 from __future__ import annotations
 
@@ -66,13 +67,14 @@ def check(path: Path, expected_version: str) -> list[CheckResult]:
             )
         ]
     missing = [name for name in layout.members if name not in found]
+    online = f" (the online installer has no {layout.schema})" if layout.schema else ""
     if missing:
         return [
             error(
                 "installer",
                 "installer",
                 f"{path} is not a Harbor {profile.release} offline installer: it lacks "
-                f"{', '.join(missing)} (the online installer has no {layout.schema})",
+                f"{', '.join(missing)}{online}",
                 field_path=field,
             )
         ]

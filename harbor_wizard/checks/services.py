@@ -12,13 +12,16 @@ from collections.abc import Callable
 from pydantic import SecretStr
 
 from harbor_wizard.answers import Answers
-from harbor_wizard.checks import ha, mariadb, postgres, redis
+from harbor_wizard.answers.rules import REDIS_DB_INDEXES
+from harbor_wizard.checks import ha, harbor_db, mariadb, postgres, redis
 from harbor_wizard.checks.result import CheckResult
 
 
 def probes(
     answers: Answers, secrets: dict[str, SecretStr], timeout: float
 ) -> list[Callable[[], list[CheckResult]]]:
+    if answers.database.engine == "postgresql":
+        return _harbor_2(answers, secrets, timeout)
     password = secrets["database.password"]
     redis_password = secrets.get("redis.password")
     endpoint = answers.redis.endpoints[0]
@@ -35,3 +38,21 @@ def probes(
         found.append(lambda: postgres.check(clair, clair_password, timeout, clients))
         found.append(lambda: ha.postgres_ha(clair, clair_password, timeout))
     return found
+
+
+def _harbor_2(
+    answers: Answers, secrets: dict[str, SecretStr], timeout: float
+) -> list[Callable[[], list[CheckResult]]]:
+    """Harbor 2.x: its own PostgreSQL database, and Redis with a password or Sentinels."""
+    db, rd = answers.database, answers.redis
+    indexes = {key: getattr(rd, key) or default for key, default in REDIS_DB_INDEXES.items()}
+    return [
+        lambda: harbor_db.harbor_database_checks(
+            db.host, db.port, db.user, secrets["database.password"],
+            db.database or "registry", db.ssl_mode or "disable", timeout,
+        ),
+        lambda: redis.redis_checks_2x(
+            list(rd.endpoints), secrets.get("redis.password"), None, rd.sentinel_master_set,
+            indexes, timeout,
+        ),
+    ]  # fmt: skip

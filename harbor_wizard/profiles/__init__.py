@@ -39,6 +39,7 @@ class Source(Enum):
     TLS_CERTIFICATE = "tls certificate chain"
     TLS_PRIVATE_KEY = "tls private key"
     TLS_CA = "tls ca"
+    CSRF_KEY = "csrf key"
 
 
 class Then(Enum):
@@ -107,15 +108,41 @@ class Installer:
     """Where it is unpacked on every node (the guide's ~/harbor)."""
     members: tuple[str, ...]
     """Members (tar paths) whose absence means this is not the offline installer."""
-    schema: str
-    """The tar member the database phase loads into the Harbor DB."""
+    schema: str | None
+    """The tar member the database phase loads into the Harbor DB (None: Harbor creates
+    its schema itself, see `DatabasePhase`)."""
     flags: tuple[str, ...]
-    clair_flag: str
+    clair_flag: str | None
     example_name: str
     compose_files: tuple[str, ...] = ("docker-compose.yml",)
     """The compose files install.sh brings the node's containers up with (in its folder)."""
     clair_compose_file: str = "docker-compose.clair.yml"
     """Added to `compose_files` when the install runs with `clair_flag`."""
+    trivy_flag: str | None = None
+    """install.sh's flag for Trivy, where the release scans with it."""
+
+
+class DatabasePhase(Enum):
+    """What the database phase does before any node installs."""
+
+    LOAD_SCHEMA = "load the installer's schema"
+    """Harbor 1.4 HA: the guide loads registry.sql into the Harbor DB by hand."""
+    CREATE_DATABASE = "create the database, empty, for Harbor to migrate"
+    """Harbor 2.x: core creates and migrates its schema itself (with a lock)."""
+
+
+@dataclass(frozen=True)
+class SharedSetting:
+    """One line of a file the installer generates on each node with a random value, which
+    every node must hold alike (2.x's CSRF_KEY): set after install.sh, and the compose
+    service that reads it recreated."""
+
+    file: PurePosixPath
+    key: str
+    """`key=value` lines, as compose env files hold them."""
+    source: Source
+    service: str
+    """The compose service whose container reads the file at creation."""
 
 
 @dataclass(frozen=True)
@@ -178,6 +205,20 @@ class FirstStartOnly:
 
 
 @dataclass(frozen=True)
+class NodeSoftware:
+    """What a Harbor node must run for this release's install.sh and prepare."""
+
+    docker: tuple[int, ...]
+    compose: tuple[int, ...]
+    """The oldest docker-compose v1 install.sh takes."""
+    compose_plugin: bool = False
+    """install.sh prefers `docker compose` (v2) when present."""
+    python2: bool = False
+    """prepare runs on the host under /usr/bin/python 2.7 and calls openssl (1.4); 2.x's
+    runs in a container of its own."""
+
+
+@dataclass(frozen=True)
 class Profile:
     release: str
     """The release line, e.g. "1.4"."""
@@ -191,9 +232,14 @@ class Profile:
     """Per LB mode: package -> the binary that proves it is installed."""
     lb_sysctl: Mapping[str, str]
     """Kernel settings the LBs keep (sysctl.d file and applied at once)."""
+    config_file: PurePosixPath
+    """The file install.sh reads the answers from (harbor.cfg, harbor.yml)."""
+    node_software: NodeSoftware
     data_uid: str = field(default="10000:10000")
     """Owner of the folders Harbor's containers write."""
     first_start_only: tuple[FirstStartOnly, ...] = ()
+    database_phase: DatabasePhase = DatabasePhase.LOAD_SCHEMA
+    shared_settings: tuple[SharedSetting, ...] = ()
 
     def files_for(
         self, role: Role, lb_mode: LbMode, *, tls: bool, tls_ca: bool
@@ -218,7 +264,10 @@ class Profile:
 def profile_for(version: str) -> Profile:
     """The profile of a `harbor.version` the answers model accepted."""
     from harbor_wizard.profiles.harbor_1_4 import PROFILE as HARBOR_1_4
+    from harbor_wizard.profiles.harbor_2 import PROFILE as HARBOR_2
 
     if version.startswith("1.4"):
         return HARBOR_1_4
+    if version.startswith("2."):
+        return HARBOR_2
     raise ValueError(f"no profile for Harbor {version}")

@@ -14,8 +14,10 @@ from harbor_wizard.profiles import (
     FirstStartOnly,
     Health,
     Installer,
+    LbMode,
     ManagedFile,
     Needs,
+    NodeSoftware,
     Pools,
     Profile,
     Source,
@@ -53,9 +55,25 @@ VIP_REDIRECT = VipRedirect(
     unit="harbor-wizard-vip-redirect",
 )
 
+POOLS = Pools(
+    haproxy_socket="/run/harbor-wizard-haproxy.sock",
+    haproxy_backend="harbor_nodes_{port}",
+    lvs_weight=10,
+)
+LB_PACKAGES: dict[LbMode, dict[str, str]] = {
+    "lvs-dr": {"keepalived": "keepalived", "curl": "curl"},
+    "haproxy": {
+        "keepalived": "keepalived",
+        "curl": "curl",
+        "haproxy": "haproxy",
+        "socat": "socat",
+    },  # socat: HAProxy's runtime API, to drain a node
+    "external": {},
+}
 LB_SYSCTL = {"net.ipv4.ip_forward": "1", "net.ipv4.ip_nonlocal_bind": "1"}
 
-_LB = (
+LB_FILES = (
+    # The same for every release: keepalived, HAProxy and their checks probe `health`.
     ManagedFile(
         "lb", PurePosixPath("/usr/local/bin/check.sh"), "check.sh.j2", mode=0o755,
         lb_modes=frozenset({"lvs-dr"}),
@@ -81,6 +99,19 @@ _LB = (
         validate='if keepalived --help 2>&1 | grep -q -e --config-test; then '
         'keepalived -t -f "$1"; fi',
         then=Then.RELOAD, service="keepalived",
+    ),
+)  # fmt: skip
+
+VIP_REDIRECT_FILES = (
+    # LVS-DR: every release's nodes accept the VIP's packets the guide's way.
+    ManagedFile(
+        "node", VIP_REDIRECT.script, "vip-redirect.sh.j2", mode=0o755, then=Then.VIP_REDIRECT,
+        lb_modes=frozenset({"lvs-dr"}),
+    ),
+    ManagedFile(
+        "node", PurePosixPath(f"/etc/systemd/system/{VIP_REDIRECT.unit}.service"),
+        "vip-redirect.service.j2", then=Then.BOOT_UNIT, service=VIP_REDIRECT.unit,
+        lb_modes=frozenset({"lvs-dr"}),
     ),
 )  # fmt: skip
 
@@ -113,15 +144,6 @@ _NODE = (
         "node", HA / "ca.crt", source=Source.TLS_CA, then=Then.INSTALL, needs=Needs.TLS_CA,
         shared=True, copied_to=PurePosixPath("/data/ca_download/ca.crt"),
     ),
-    ManagedFile(
-        "node", VIP_REDIRECT.script, "vip-redirect.sh.j2", mode=0o755, then=Then.VIP_REDIRECT,
-        lb_modes=frozenset({"lvs-dr"}),
-    ),
-    ManagedFile(
-        "node", PurePosixPath(f"/etc/systemd/system/{VIP_REDIRECT.unit}.service"),
-        "vip-redirect.service.j2", then=Then.BOOT_UNIT, service=VIP_REDIRECT.unit,
-        lb_modes=frozenset({"lvs-dr"}),
-    ),
 )  # fmt: skip
 
 _UI_KEEPS = (
@@ -149,7 +171,7 @@ systemcfg re-loads on every start) and the upstream harbor.cfg's comments."""
 
 PROFILE = Profile(
     release="1.4",
-    files=_LB + _NODE,
+    files=LB_FILES + _NODE + VIP_REDIRECT_FILES,
     node_directories=(
         Directory(PurePosixPath("/data")),
         Directory(PurePosixPath("/data/registry"), DATA_UID),
@@ -167,22 +189,11 @@ PROFILE = Profile(
     ),
     health=Health("/api/systeminfo", "registry_url", "/api/repositories/top"),
     vip_redirect=VIP_REDIRECT,
-    pools=Pools(
-        haproxy_socket="/run/harbor-wizard-haproxy.sock",
-        haproxy_backend="harbor_nodes_{port}",
-        lvs_weight=10,
-    ),
-    lb_packages={
-        "lvs-dr": {"keepalived": "keepalived", "curl": "curl"},
-        "haproxy": {
-            "keepalived": "keepalived",
-            "curl": "curl",
-            "haproxy": "haproxy",
-            "socat": "socat",
-        },  # socat: HAProxy's runtime API, to drain a node
-        "external": {},
-    },
+    pools=POOLS,
+    lb_packages=LB_PACKAGES,
     lb_sysctl=LB_SYSCTL,
     data_uid=DATA_UID,
     first_start_only=FIRST_START_ONLY,
+    config_file=HARBOR_CFG,
+    node_software=NodeSoftware(docker=(1, 10), compose=(1, 7, 1), python2=True),
 )

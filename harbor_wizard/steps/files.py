@@ -35,7 +35,7 @@ class PutFile(Action):
             return Change("missing", self._diff(ctx, ""))
         if state.sha256 != remote.sha256(self.content):  # a guarded file: see steps.guard
             return Change("content differs", self._diff(ctx, None))
-        if (state.mode, state.owner, state.group) != (r.mode, r.owner, r.group):
+        if state.mode != r.mode or not state.owned_by(r.owner, r.group):
             shown = f"{state.mode:04o} {state.owner}:{state.group}" if state.mode else "?"
             return Change(
                 f"mode/owner {shown} -> {r.mode:04o} {r.owner}:{r.group}", kind="mode/owner"

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from harbor_wizard import remote
 from harbor_wizard.filecache import remembered
-from harbor_wizard.profiles import Installer
+from harbor_wizard.profiles import Installer, SharedSetting
 from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Action, Change, StepContext, StepFailed
 from harbor_wizard.steps.verify import HTTP_TIMEOUT
@@ -96,6 +96,36 @@ class UnpackInstaller(Action):
         return f"unpacked into {self.directory}"
 
 
+COMPOSE_UP = (
+    'cd "$1" && if docker compose version >/dev/null 2>&1; then docker compose up -d; '
+    "else docker-compose up -d; fi"
+)
+"""Recreates the containers whose configuration changed, as install.sh's own compose."""
+
+
+def setting_read(setting: SharedSetting) -> remote.Read:
+    """The digest of `setting`'s value on the host (empty when the file or line is
+    missing): compared without the value ever leaving the operator's machine."""
+    return remote.Read.of(
+        'v=$(sed -n "s/^$2=//p" -- "$1" | head -n 1) && [ -n "$v" ] && '
+        'printf %s "$v" | sha256sum | cut -d" " -f1',
+        setting.file,
+        setting.key,
+    )
+
+
+def with_setting(text: str, key: str, value: str) -> str:
+    """`text` (KEY=value lines) with `key`'s line holding `value`, added when missing."""
+    lines = text.splitlines()
+    line = f"{key}={value}"
+    found = [i for i, old in enumerate(lines) if old.startswith(f"{key}=")]
+    if found:
+        lines[found[0]] = line
+    else:
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 class RunInstall(Action):
     """`install.sh --ha [--with-clair]`, with prepare's shared-storage question answered
     and no `host` variable in its environment (install.sh would rewrite the hostname).
@@ -115,8 +145,12 @@ class RunInstall(Action):
         address: str,
         *,
         force: bool = False,
+        settings: tuple[tuple[SharedSetting, str], ...] = (),
     ) -> None:
         self.local = local
+        self.settings = settings
+        """Lines install.sh makes at random on each node, set to the deployment's value."""
+        self.setting_reads = tuple(setting_read(setting) for setting, _ in settings)
         self.directory = layout.directory
         self.mark = layout.directory / INSTALLED_MARK
         self.inputs = inputs
@@ -124,7 +158,10 @@ class RunInstall(Action):
         self.force = force
         self.flags = flags
         self.step_id = "install.sh"
-        self.title = "./install.sh " + " ".join(self.flags)
+        self.title = " ".join(["./install.sh", *self.flags])
+        if settings:
+            keys = ", ".join(setting.key for setting, _ in settings)
+            self.title += f", then the shared {keys}"
         self.mark_read = remote.file_read(self.mark)
 
     def fingerprint(self) -> str:
@@ -135,9 +172,28 @@ class RunInstall(Action):
         return digest.hexdigest()
 
     def reads(self) -> tuple[remote.Read, ...]:
-        return (self.mark_read,)
+        return (self.mark_read, *self.setting_reads)
 
     def inspect(self, ctx: StepContext) -> Change | None:
+        change = self._install_change(ctx)
+        if change is not None:
+            return change
+        differ = self._settings_differ(ctx)
+        if differ:
+            return Change(
+                f"{', '.join(differ)} unlike the other nodes' (install.sh made its own)",
+                kind="settings",
+            )
+        return None
+
+    def _settings_differ(self, ctx: StepContext) -> list[str]:
+        return [
+            setting.key
+            for (setting, value), read in zip(self.settings, self.setting_reads, strict=True)
+            if ctx.read(read).stdout.strip() != remote.sha256(value.encode())
+        ]
+
+    def _install_change(self, ctx: StepContext) -> Change | None:
         mark = ctx.read(self.mark_read)
         if not mark.ok or mark.stdout.strip() != self.fingerprint():
             return Change(
@@ -150,6 +206,42 @@ class RunInstall(Action):
         return None
 
     def apply(self, ctx: StepContext, change: Change) -> str:
+        if change.kind == "settings":
+            self._set_shared(ctx)
+            return f"{change.summary}: set, and its containers recreated"
+        done = self._install(ctx, change)
+        self._set_shared(ctx)
+        return done
+
+    def _set_shared(self, ctx: StepContext) -> None:
+        """Each shared line in place (the file's other lines, secrets among them, kept as
+        install.sh wrote them), then compose recreates the services that read them."""
+        if not self.settings:
+            return
+        for setting, value in self.settings:
+            state = remote.file_state(ctx.ssh, setting.file)
+            text = remote.read_file(ctx.ssh, setting.file)
+            if text is None or state.mode is None:
+                raise StepFailed(
+                    f"{ctx.host}: {setting.file} is missing after install.sh; run "
+                    f"`./install.sh` in {self.directory} by hand to see why"
+                )
+            written = remote.write_file(
+                ctx.ssh, setting.file, with_setting(text, setting.key, value).encode(),
+                mode=state.mode, owner=state.owner_id or "root", group=state.group_id or "root",
+            )  # fmt: skip
+            if not written.ok:
+                raise StepFailed(f"{ctx.host}: writing {setting.file} failed", written.code)
+        out = remote.run(ctx.ssh, COMPOSE_UP, self.directory, sudo=True, timeout=INSTALL_TIMEOUT)
+        if not out.ok:
+            services = ", ".join(sorted({setting.service for setting, _ in self.settings}))
+            raise StepFailed(
+                f"{ctx.host}: docker compose could not recreate {services} in {self.directory}",
+                out.code,
+                out.tail(10),
+            )
+
+    def _install(self, ctx: StepContext, change: Change) -> str:
         out = remote.run(
             ctx.ssh,
             'cd "$1" && shift && unset host && printf "yes\\n" | ./install.sh "$@"',

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from harbor_wizard import remote
-from harbor_wizard.profiles import Health, Installer
+from harbor_wizard.profiles import Health, Installer, SharedSetting
 from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.base import Change, StepContext, StepFailed
 from harbor_wizard.steps.harbor import RunInstall
@@ -330,8 +330,9 @@ class RollingInstall(RunInstall):
         drain_wait: float = DRAIN_WAIT,
         serve_wait: float = SERVE_WAIT,
         force: bool = False,
+        settings: tuple[tuple[SharedSetting, str], ...] = (),
     ) -> None:
-        super().__init__(local, layout, inputs, flags, address, force=force)
+        super().__init__(local, layout, inputs, flags, address, force=force, settings=settings)
         self.roll = roll
         self.drain = drain
         self.health = health

@@ -213,10 +213,18 @@ class Draft:
         paths = secret_paths(answers) if answers else _marker_paths(self.data, "")
         for path in paths:
             value = self.secrets.get(path, "")
-            message = value_problem(path, value) if value else required(parse_path(path))
+            message = (
+                value_problem(path, value, self.release()) if value else required(parse_path(path))
+            )
             if message and path not in found:
                 found[path] = message
         return found
+
+    def release(self) -> str:
+        """The release line the draft is for so far ("1.4" until a 2.x version is given)."""
+        harbor = self.data.get("harbor")
+        version = harbor.get("version") if isinstance(harbor, dict) else None
+        return "2.x" if isinstance(version, str) and version.startswith("2.") else "1.4"
 
     def secret_paths(self) -> list[str]:
         answers, _ = validate(self.data)

@@ -43,7 +43,7 @@ CASES = {
     ),
     "harbor version 1.5": (
         Bad('version: "1.4.0"', 'version: "1.5.0"', "harbor.version"),
-        "is not a Harbor 1.4 release",
+        "is not a Harbor release this tool installs",
         "e.g. 1.4.0",
     ),
     "vip not an address": (

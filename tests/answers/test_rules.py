@@ -168,7 +168,7 @@ CASES = {
     "lvs-dr node off the LB segment": Bad(
         "address: 198.51.100.23}", "address: 198.51.101.23}", "harbor_nodes[2].address", lvs_dr
     ),
-    "2.x profile": Bad('version: "1.4.0"', 'version: "2.15.2"', "harbor.version"),
+    "unsupported release": Bad('version: "1.4.0"', 'version: "2.16.0"', "harbor.version"),
     "missing field": Bad("  hostname: registry.example.com\n", "", "harbor.hostname", at="harbor:"),
     "bad ip": Bad("vip: 198.51.100.100", "vip: 198.51.100.300", "vip"),
     "multicast address": Bad(
