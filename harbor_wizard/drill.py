@@ -58,6 +58,8 @@ _COMPOSE = """dir=$1 verb=$2
 shift 2
 cd "$dir" || exit 1
 for f in "$@"; do set -- "$@" -f "$f"; shift; done
+# As install.sh itself does from Harbor 2.x: the compose plugin when it answers.
+if docker compose version >/dev/null 2>&1; then exec docker compose "$@" "$verb"; fi
 exec docker-compose "$@" "$verb"
 """
 
@@ -426,7 +428,7 @@ class Drill:
     # -- the Harbor nodes --------------------------------------------------------------
     def _compose(self, host: str, verb: str) -> None:
         files = list(self.installer.compose_files)
-        if self.answers.harbor.with_clair:
+        if self.answers.harbor.with_clair and self.installer.clair_flag:
             files.append(self.installer.clair_compose_file)
         self._run(host, _COMPOSE, str(self.installer.directory), verb, *files)
 

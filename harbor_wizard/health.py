@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from harbor_wizard import remote
 from harbor_wizard.answers import Answers
 from harbor_wizard.checks import mariadb, postgres, redis
+from harbor_wizard.checks.result import Status
 from harbor_wizard.checks.ssh import open_host
 from harbor_wizard.checks.tls import EXPIRY_WARNING
 from harbor_wizard.connection import SshTarget, targets
@@ -446,8 +447,8 @@ def _service_jobs(
 ) -> dict[tuple[str, str], Future[ServiceState]]:
     db = answers.database
     jobs: dict[tuple[str, str], Callable[[], str | None]] = {
-        ("Harbor DB", f"{db.host}:{db.port}"): lambda: _mariadb(answers, secrets, timeout),
-        ("Redis", answers.redis.endpoints[0]): lambda: _redis(answers, secrets, timeout),
+        ("Harbor DB", f"{db.host}:{db.port}"): lambda: _harbor_db(answers, secrets, timeout),
+        ("Redis", ",".join(answers.redis.endpoints)): lambda: _redis(answers, secrets, timeout),
     }
     clair = answers.clair_database
     if clair is not None:
@@ -473,6 +474,31 @@ def _service(
         return ServiceState(name, endpoint, job())
     except Exception as exc:  # a probe must never take the table down
         return ServiceState(name, endpoint, redact(f"{type(exc).__name__}: {exc}"))
+
+
+def _harbor_db(answers: Answers, secrets: dict[str, SecretStr], timeout: float) -> str | None:
+    if answers.database.engine == "postgresql":
+        return _harbor_postgres(answers, secrets, timeout)
+    return _mariadb(answers, secrets, timeout)
+
+
+def _harbor_postgres(answers: Answers, secrets: dict[str, SecretStr], timeout: float) -> str | None:
+    """Harbor 2.x's database: reachable, and migrated (golang-migrate's table is there)."""
+    import psycopg
+
+    db = answers.database
+    name = db.database or "registry"
+    try:
+        with postgres.session(
+            db.host, db.port, db.user, secrets["database.password"], name, timeout,
+            db.ssl_mode or "disable",
+        ) as conn:  # fmt: skip
+            row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    except psycopg.Error as exc:
+        return postgres.failure(exc, timeout)
+    if not row or not row[0]:
+        return f"the database `{name}` has no schema yet: Harbor's core migrates it on its start"
+    return None
 
 
 def _mariadb(answers: Answers, secrets: dict[str, SecretStr], timeout: float) -> str | None:
@@ -507,6 +533,12 @@ def _postgres(answers: Answers, secrets: dict[str, SecretStr], timeout: float) -
 def _redis(answers: Answers, secrets: dict[str, SecretStr], timeout: float) -> str | None:
     import redis as redis_client
 
+    if answers.redis.sentinel_master_set:  # the master the Sentinels name, as Harbor finds it
+        results = redis.redis_checks_2x(
+            list(answers.redis.endpoints), secrets.get("redis.password"), None,
+            answers.redis.sentinel_master_set, {}, timeout,
+        )  # fmt: skip
+        return next((r.message for r in results if r.status is Status.ERROR), None)
     client = redis.connect(answers.redis.endpoints[0], secrets.get("redis.password"), timeout)
     try:
         client.ping()

@@ -20,10 +20,11 @@ from harbor_wizard.answers import Answers
 from harbor_wizard.checks import CheckOptions, ssh
 from harbor_wizard.checks.result import CheckResult, error, ok
 from harbor_wizard.connection import SshTarget, targets
-from harbor_wizard.profiles import ManagedFile, profile_for
+from harbor_wizard.profiles import ManagedFile, SharedSetting, Source, profile_for
 from harbor_wizard.redact import redact
-from harbor_wizard.remote import Output, sha256s
+from harbor_wizard.remote import Output, ask, sha256s
 from harbor_wizard.render import RenderedFile
+from harbor_wizard.steps.harbor import setting_read
 
 ALL_NODES = "all nodes"
 Sums = Mapping[PurePosixPath, str | None]
@@ -49,7 +50,9 @@ def audited_paths(answers: Answers) -> list[PurePosixPath]:
     return paths
 
 
-def expected_sums(files: Iterable[RenderedFile], paths: Sequence[PurePosixPath]) -> Sums:
+def expected_sums(
+    files: Iterable[RenderedFile], paths: Sequence[PurePosixPath]
+) -> dict[PurePosixPath, str | None]:
     """What each audited file should hash to, from the rendered files of one node.
 
     The installer's copies (secretkey, certificates) hash like their originals.
@@ -170,15 +173,38 @@ def _differences(
     return results
 
 
+def setting_label(setting: SharedSetting) -> PurePosixPath:
+    """How a shared line is named among the audited files: its file, then its key."""
+    return PurePosixPath(f"{setting.file} {setting.key}")
+
+
+def expected_settings(
+    settings: Sequence[SharedSetting], values: Mapping[Source, str | None]
+) -> dict[PurePosixPath, str]:
+    """What each shared line's value should hash to (`steps.harbor.setting_read`)."""
+    return {
+        setting_label(setting): hashlib.sha256(value.encode()).hexdigest()
+        for setting in settings
+        if (value := values.get(setting.source)) is not None
+    }
+
+
 def _read(
-    target: SshTarget, paths: Sequence[PurePosixPath], options: CheckOptions
+    target: SshTarget,
+    paths: Sequence[PurePosixPath],
+    settings: Sequence[SharedSetting],
+    options: CheckOptions,
 ) -> tuple[list[CheckResult], Sums | None]:
-    """(errors, checksums): over SSH, as root, printing digests only."""
+    """(errors, checksums): over SSH, as root, printing digests only (of the files, and of
+    the shared lines' values)."""
     results, connection = ssh.open_host(target, options.accepted_fingerprints, options.timeout)
     if connection is None:
         return results, None
     try:
         out, sums = sha256s(connection, paths, timeout=max(options.timeout, 10.0))
+        for setting in settings:
+            line = ask(connection, setting_read(setting), timeout=max(options.timeout, 10.0))
+            sums[setting_label(setting)] = line.stdout.strip() if line.ok else None
     except Exception as exc:  # the contract: no exception escapes a check
         out, sums = Output(255, "", f"{type(exc).__name__}: {exc}"), {}
     finally:
@@ -194,14 +220,17 @@ def audit(
     base_dir: Path,
     options: CheckOptions | None = None,
     rendered: Sequence[RenderedFile] = (),
+    shared_values: Mapping[Source, str | None] | None = None,
 ) -> list[CheckResult]:
-    """Every Harbor node's HA files and harbor.cfg compared; `rendered` adds the expected."""
+    """Every Harbor node's shared files (and the shared lines of the files its installer
+    makes, 2.x's CSRF_KEY) compared; `rendered` and `shared_values` add the expected."""
     options = options or CheckOptions()
     paths = audited_paths(answers)
+    settings = profile_for(answers.harbor.version).shared_settings
     names = [node.name for node in answers.harbor_nodes]
     nodes = [target for target in targets(answers, base_dir) if target.name in names]
     with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-        reads = list(pool.map(lambda target: _read(target, paths, options), nodes))
+        reads = list(pool.map(lambda target: _read(target, paths, settings, options), nodes))
     results: list[CheckResult] = []
     sums: dict[str, Sums] = {}
     for target, (read_results, node_sums) in zip(nodes, reads, strict=True):
@@ -211,5 +240,8 @@ def audit(
     if sums:
         first = names[0]
         expected = expected_sums((f for f in rendered if f.host == first), paths)
-        results += compare(sums, paths, expected or None)
+        if shared_values is not None:
+            expected |= expected_settings(settings, shared_values)
+        labels = [*paths, *(setting_label(setting) for setting in settings)]
+        results += compare(sums, labels, expected or None)
     return results

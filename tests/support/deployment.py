@@ -65,6 +65,32 @@ SECRETS = {
 }
 
 
+ANSWERS_2X = (
+    ANSWERS.replace('version: "1.4.0"', 'version: "2.15.2"')
+    .replace("harbor-offline-installer-v1.4.0.tgz", "harbor-offline-installer-v2.15.2.tgz")
+    .replace("with_clair: true", "with_trivy: true")
+    .replace("  port: 3306\n  user: root\n", "  user: harbor\n")
+    .replace(
+        "clair_database:\n  host: 198.51.100.31\n  port: 5432\n  user: postgres\n"
+        "  database: postgres\n  password: <secret>\n",
+        "",
+    )
+    .replace(
+        'redis:\n  endpoints: ["198.51.100.32:6379"]\n',
+        'redis:\n  endpoints: ["198.51.100.32:6379"]\n  password: <secret>\n',
+    )
+)
+"""The same deployment on Harbor 2.15: PostgreSQL for Harbor, Redis with a password, Trivy."""
+
+SECRETS_2X = {
+    "harbor.admin_password": "Adm1n-Passw0rd-x7",
+    "load_balancer.auth_pass": "vr7pq2ab",
+    "database.password": "pg'Secret\"91 xq",
+    "redis.password": "re@dis:pa/ss%20#x",
+}
+"""Values that would break unquoted YAML or an unescaped redis:// URL."""
+
+
 def write_secrets(path: Path, values: dict[str, str]) -> Path:
     path.write_text("".join(f"{key}: {json.dumps(value)}\n" for key, value in values.items()))
     os.chmod(path, 0o600)
