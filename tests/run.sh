@@ -10,7 +10,8 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   python3 python3-venv openssh-server openssh-client keepalived haproxy \
   mariadb-server mariadb-client postgresql redis-server iptables iproute2 \
-  tmux curl procps psmisc dbus gnome-keyring sudo openssl socat ca-certificates >/dev/null
+  tmux curl procps psmisc dbus gnome-keyring sudo openssl socat ca-certificates \
+  python3-yaml >/dev/null
 
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
