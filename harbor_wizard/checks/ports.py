@@ -32,15 +32,16 @@ WILDCARD_PORTS = (80, 443, 4443)
 LOOPBACK_PORTS = (1514,)
 """Published on 127.0.0.1 only: a listener there, or on every address, is in the way."""
 
-# $1 the installer's folder, $2 the mark install.sh's success leaves there. One round trip:
-# whether harbor-wizard installed Harbor here (and the hostname of its harbor.cfg), then
+# $1 the installer's folder, $2 the mark install.sh's success leaves there, $3 the file
+# install.sh reads (harbor.cfg's `hostname = x`, harbor.yml's `hostname: "x"`). One round
+# trip: whether harbor-wizard installed Harbor here (and the hostname in that file), then
 # the TCP listeners: `ss` with processes (-H needs iproute2 4.13; older ones print a header),
 # or the kernel's own tables where there is no `ss`.
 _LISTENERS = r"""d=$1
 if [ -f "$d/$2" ]; then
     echo harbor-wizard
-    sed -n 's/^[[:space:]]*hostname[[:space:]]*=[[:space:]]*//p' "$d/harbor.cfg" 2>/dev/null \
-        | head -n 1 | sed 's/^/hostname /'
+    sed -n 's/^[[:space:]]*hostname[[:space:]]*[=:][[:space:]]*//p' "$3" 2>/dev/null \
+        | head -n 1 | sed 's/^"\(.*\)"$/\1/; s/^/hostname /'
 fi
 if command -v ss >/dev/null 2>&1; then
     echo ss
@@ -128,8 +129,8 @@ def _shown(port: int) -> str:
 
 
 def listeners_read(answers: Answers) -> Read:
-    layout = profile_for(answers.harbor.version).installer
-    return Read.of(_LISTENERS, layout.directory, INSTALLED_MARK)
+    profile = profile_for(answers.harbor.version)
+    return Read.of(_LISTENERS, profile.installer.directory, INSTALLED_MARK, profile.config_file)
 
 
 @probe("node.ports")
@@ -141,6 +142,7 @@ def check(target: SshTarget, connection: Connection, answers: Answers) -> list[C
     ours = "harbor-wizard" in head
     hostname = next((x[len("hostname ") :] for x in head if x.startswith("hostname ")), "")
     mine = ours and hostname.strip() == answers.harbor.hostname
+    config = profile_for(answers.harbor.version).config_file.name
     if source is not None:
         rest = "\n".join(lines[source + 1 :])
         listeners = parse_ss(rest) if lines[source] == "ss" else parse_proc(rest)
@@ -184,7 +186,7 @@ def check(target: SshTarget, connection: Connection, answers: Answers) -> list[C
                 "node.ports",
                 target.name,
                 f"{target.name}: {names} held by the Harbor another deployment installed here "
-                f"(its harbor.cfg names {hostname.strip() or 'no hostname'}, this deployment "
+                f"(its {config} names {hostname.strip() or 'no hostname'}, this deployment "
                 f"{answers.harbor.hostname}): remove that Harbor, or choose another node",
             )
         )

@@ -88,10 +88,11 @@ _NODE = (
         "node", SSL_KEY, source=Source.TLS_PRIVATE_KEY, mode=0o600, secret=True,
         then=Then.INSTALL, needs=Needs.TLS, shared=True, copied_to=SECRET / "cert/server.key",
     ),
-    # Served by core's "download the registry's root certificate"; prepare leaves it be.
+    # Served by core's "download the registry's root certificate"; prepare chowns the
+    # folder to 10000:10000, files included.
     ManagedFile(
-        "node", DATA / "ca_download/ca.crt", source=Source.TLS_CA, then=Then.INSTALL,
-        needs=Needs.TLS_CA, shared=True,
+        "node", DATA / "ca_download/ca.crt", source=Source.TLS_CA, owner=DATA_UID,
+        group=DATA_UID, then=Then.INSTALL, needs=Needs.TLS_CA, shared=True,
     ),
 )  # fmt: skip
 

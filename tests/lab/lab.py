@@ -23,11 +23,12 @@ from typing import Any
 
 import fabric
 import paramiko
+from psycopg import sql
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from . import net, state
 from .hosts import Host
-from .installer import build_installer
+from .installer import INSTALLER_2_NAME, build_installer, build_installer_2
 from .services import MariaDB, Postgres, Redis
 from .util import (
     LabError,
@@ -123,6 +124,10 @@ class Lab:
     admin_password: str
     auth_pass: str
     installer: Path
+    installer_2: Path
+    """The stand-in Harbor 2.15 offline installer."""
+    harbor_db_password: str
+    """Harbor 2.x's PostgreSQL user `harbor` (CREATEDB, owns nothing yet)."""
     _stopped: bool = False
 
     # -- building ---------------------------------------------------------------------
@@ -220,6 +225,8 @@ class Lab:
             admin_password=_password(),
             auth_pass=_password(8),
             installer=labdir / "installer" / "harbor-offline-installer-v1.4.0.tgz",
+            installer_2=labdir / "installer" / INSTALLER_2_NAME,
+            harbor_db_password=_password(),
         )
         lab.write_known_hosts()
         with ThreadPoolExecutor(max_workers=5) as pool:
@@ -227,9 +234,21 @@ class Lab:
                 pool.submit(s.setup) for s in (lab.mariadb, lab.postgres, lab.redis, lab.redis_auth)
             ]
             jobs.append(pool.submit(build_installer, labdir / "installer"))
+            jobs.append(pool.submit(build_installer_2, labdir / "installer"))
             for job in jobs:
                 job.result()
+        lab.add_harbor_db_user()
         return lab
+
+    def add_harbor_db_user(self) -> None:
+        """Harbor 2.x's database user as a DBA would make it: may log in and create a
+        database, owns none (the wizard's database phase creates `registry` for it)."""
+        with self.postgres.sql() as conn:
+            conn.execute(
+                sql.SQL("CREATE ROLE harbor LOGIN CREATEDB PASSWORD {}").format(
+                    sql.Literal(self.harbor_db_password)
+                )
+            )
 
     def stop(self) -> None:
         """Remove everything this lab made (idempotent)."""
@@ -349,8 +368,32 @@ class Lab:
             sh(["ip", "-n", lb.netns, "addr", "del", f"{self.vip}/32", "dev", "eth0"], check=False)
 
     # -- answers ---------------------------------------------------------------------
-    def answers_dict(self, harbor_nodes: Iterable[str] | None = None) -> dict[str, Any]:
+    def answers_dict(
+        self, harbor_nodes: Iterable[str] | None = None, release: str = "1.4"
+    ) -> dict[str, Any]:
         """The wizard's answers file describing this lab; secrets carry `<secret>`."""
+        data = self._answers_dict_14(harbor_nodes)
+        if release == "1.4":
+            return data
+        data["harbor"] = {
+            "version": DoubleQuotedScalarString("2.15.2"),
+            "installer": str(self.installer_2),
+            "hostname": self.vip,
+            "protocol": "http",
+            "with_trivy": True,
+            "admin_password": SECRET,
+        }
+        data["database"] = {
+            "host": self.postgres.ip,
+            "port": self.postgres.port,
+            "user": "harbor",
+            "password": SECRET,
+        }
+        del data["clair_database"]
+        data["redis"] = {"endpoints": [self.redis_auth.endpoint], "password": SECRET}
+        return data
+
+    def _answers_dict_14(self, harbor_nodes: Iterable[str] | None = None) -> dict[str, Any]:
         nodes = list(harbor_nodes) if harbor_nodes else [h.name for h in self.harbor_nodes]
         return {
             "version": 1,
@@ -398,8 +441,16 @@ class Lab:
             "storage": {"provider": "filesystem", "config": {}},
         }
 
-    def secrets_dict(self) -> dict[str, str]:
+    def secrets_dict(self, release: str = "1.4") -> dict[str, str]:
         """The secret values of the answers, by dotted field path."""
+        if release != "1.4":
+            assert self.redis_auth.password is not None
+            return {
+                "harbor.admin_password": self.admin_password,
+                "load_balancer.auth_pass": self.auth_pass,
+                "database.password": self.harbor_db_password,
+                "redis.password": self.redis_auth.password,
+            }
         return {
             "harbor.admin_password": self.admin_password,
             "load_balancer.auth_pass": self.auth_pass,
@@ -407,7 +458,9 @@ class Lab:
             "clair_database.password": self.postgres.password,
         }
 
-    def write_answers(self, directory: Path | None = None) -> tuple[Path, Path]:
+    def write_answers(
+        self, directory: Path | None = None, release: str = "1.4"
+    ) -> tuple[Path, Path]:
         """Write answers.yaml and secrets.yaml (0600) into `directory` (the state dir)."""
         from ruamel.yaml import YAML
 
@@ -418,11 +471,11 @@ class Lab:
         answers, secrets_file = directory / "answers.yaml", directory / "secrets.yaml"
         with answers.open("w") as out:
             out.write(f"# harbor-wizard answers for lab {self.prefix} (tests/lab)\n")
-            yaml.dump(self.answers_dict(), out)
+            yaml.dump(self.answers_dict(release=release), out)
         fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as out:
-            yaml.dump(self.secrets_dict(), out)
+            yaml.dump(self.secrets_dict(release), out)
         return answers, secrets_file
 
 

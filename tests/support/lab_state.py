@@ -62,6 +62,7 @@ def reset(lab: Lab) -> None:
         lab.reset_harbor_node(node.name)
         node.run(
             "rm -rf /opt/harbor /opt/harbor-wizard /etc/harbor-wizard /data/job_logs"
+            " /data/secret /data/ca_download /data/cert /var/lib/docker/harbor-standin"
             " && find /data/registry -mindepth 1 -delete && chown root:root /data/registry"
             " && iptables -t nat -F PREROUTING",
             check=False,
@@ -69,6 +70,8 @@ def reset(lab: Lab) -> None:
     conn = pymysql.connect(host=lab.mariadb.ip, user="root", password=lab.mariadb.password)
     with conn, conn.cursor() as cursor:
         cursor.execute("DROP DATABASE IF EXISTS registry")
+    with lab.postgres.sql() as pg:  # Harbor 2.x's
+        pg.execute("DROP DATABASE IF EXISTS registry WITH (FORCE)")
 
 
 def kill_ssh(lab: Lab, name: str) -> None:
