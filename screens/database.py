@@ -1,4 +1,5 @@
-"""Harbor DB: the external MariaDB that holds Harbor's ``registry`` database."""
+"""Harbor DB: the external MariaDB that holds Harbor 1.4's ``registry`` database, or the
+external PostgreSQL of Harbor 2.x (its database name and TLS mode are answers there)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,27 @@ from harbor_wizard.answers.model import Database
 from harbor_wizard.views.fields import Spec
 from harbor_wizard.views.form import FormScreen, Job, LiveCheck
 
+SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
+
 
 class DatabaseScreen(FormScreen):
     CSS_PATH = "database.tcss"
     TITLE_TEXT = "3 Harbor DB: the external MariaDB (database 'registry')"
     SECTIONS = ("database",)
 
+    @property
+    def postgres(self) -> bool:
+        return self.draft.release() != "1.4"
+
+    def title_text(self) -> str:
+        if self.postgres:
+            return "3 Harbor DB: the external PostgreSQL (Harbor 2.15)"
+        return self.TITLE_TEXT
+
     def fields(self) -> ComposeResult:
+        if self.postgres:
+            yield from self._postgres_fields()
+            return
         yield self.row(Spec("database.host", "Host", placeholder="db.example.com"))
         yield self.row(Spec("database.port", "Port", "int"), 3306)
         yield self.row(Spec("database.user", "User"), "root")
@@ -26,6 +41,20 @@ class DatabaseScreen(FormScreen):
         yield Static(
             "The wizard logs in now to prove it, and asks whether the server is replicated "
             "(alone, it is a warning); Harbor 1.4 names its database 'registry'.",
+            classes="explain",
+        )
+
+    def _postgres_fields(self) -> ComposeResult:
+        yield self.row(Spec("database.host", "Host", placeholder="pg.example.com"))
+        yield self.row(Spec("database.port", "Port", "int"), 5432)
+        yield self.row(Spec("database.user", "User"), "postgres")
+        yield self.row(Spec("database.database", "Database"), "registry")
+        yield self.row(Spec("database.ssl_mode", "TLS (sslmode)", "choice", SSL_MODES))
+        yield self.row(Spec("database.password", "Password", "secret"))
+        yield Static(
+            "Harbor creates its tables itself. The wizard logs in now as Harbor does, and "
+            "checks the server (PostgreSQL 12 or later), the database (or the right to "
+            "create it) and the right to create tables in it.",
             classes="explain",
         )
 
@@ -38,4 +67,6 @@ class DatabaseScreen(FormScreen):
         except ValidationError:
             return None
         password = SecretStr(self.draft.secrets.get("database.password", ""))
+        if self.postgres:
+            return partial(self.wizard.probes.harbor_db, database, password)
         return partial(self.wizard.probes.mariadb, database, password)

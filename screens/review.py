@@ -35,6 +35,7 @@ SHOWN_PROBLEMS = 6
 
 CHECK_SECTIONS = {
     "mariadb": "database",
+    "harbor_db": "database",
     "postgres": "clair_database",
     "redis": "redis",
     "storage": "storage",

@@ -65,7 +65,7 @@ class StartScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         known = known_deployments(Path.cwd())
-        yield Static("harbor-wizard: Harbor 1.4 in high availability", classes="title")
+        yield Static("harbor-wizard: Harbor 1.4 or 2.15 in high availability", classes="title")
         with Vertical(classes="choices"):
             yield Static("Start a new deployment: its answers are checked as you type.")
             yield MarkedButton("New deployment", id="new")

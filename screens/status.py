@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from harbor_wizard.views.app import WizardApp
     from harbor_wizard.views.resume import LastRun
 
-STATUS_SECRETS = ("database.password", "clair_database.password")
+STATUS_SECRETS = ("database.password", "clair_database.password", "redis.password")
 """The secrets `status` needs: the passwords of the databases it asks."""
 
 

@@ -1,24 +1,58 @@
-"""Topology: the deployment's name, Harbor's address, the VIP, and the Harbor nodes."""
+"""Topology: the Harbor release, the deployment's name, Harbor's address, the VIP, and the
+Harbor nodes.
+
+The release comes first: it decides the screens and fields that follow (the Harbor DB is
+MariaDB or PostgreSQL, the scanner Clair or Trivy), and changing it re-shapes the draft
+(``Draft.switch_release``).
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import partial
+from pathlib import PurePath
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Static
+from textual.containers import Horizontal
+from textual.widgets import Label, Static
 
 from harbor_wizard.answers.rules import HARBOR_NODES_WHY, MIN_HARBOR_NODES
+from harbor_wizard.views.draft import RELEASES
 from harbor_wizard.views.fields import FieldRow, Spec
 from harbor_wizard.views.form import FormScreen, Job, LiveCheck
+
+RELEASE_MEANS = {
+    "1.4": "the HA guide's: MariaDB, Redis, Clair",
+    "2.15": "current: PostgreSQL, Redis auth, Trivy",
+}
+"""What choosing each release means, beside the choice."""
+
+SCANNER = {
+    "1.4": ("harbor.with_clair", "Scanning (Clair)"),
+    "2.15": ("harbor.with_trivy", "Scanning (Trivy)"),
+}
+_INSTALLER_VERSION = re.compile(r"harbor-offline-installer-v(\d+\.\d+\.\d+)\.tgz")
+
+
+class ReleaseRow(FieldRow):
+    """The release, and what it means beside it (one line: screen 1 is full)."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="line"):
+            yield Label(Text(self._label(False)), classes="label")
+            yield self._editor()
+            yield Static(Text(RELEASE_MEANS.get(self._initial, "")), classes="means")
+            yield Static("", classes="status")
+        yield Static("", classes="message")
 
 
 class TopologyScreen(FormScreen):
     CSS_PATH = "topology.tcss"
-    TITLE_TEXT = "1 Topology: name, Harbor's address, VIP, Harbor nodes"
+    TITLE_TEXT = "1 Topology: release, name, Harbor's address, VIP, Harbor nodes"
     SECTIONS = ("version", "name", "harbor", "vip", "harbor_nodes")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("f6", "add_node", "Add node"),
@@ -26,13 +60,17 @@ class TopologyScreen(FormScreen):
     ]
 
     def fields(self) -> ComposeResult:
+        line = self.draft.release_line()
+        release = Spec("harbor.version", "Harbor release", "choice", tuple(RELEASES), bound=False)
+        yield ReleaseRow(release, line)
         yield self.row(Spec("name", "Deployment name", placeholder="harbor-prod"))
         yield self.row(
             Spec("harbor.hostname", "Harbor hostname", placeholder="registry.example.com")
         )
         yield self.row(Spec("vip", "Virtual IP (VIP)", placeholder="192.0.2.220"))
         yield self.row(Spec("harbor.protocol", "Protocol", "choice", ("http", "https")))
-        yield self.row(Spec("harbor.with_clair", "Scanning (Clair)", "bool"))
+        scanner, label = SCANNER[line]
+        yield self.row(Spec(scanner, label, "bool"))
         yield self.row(Spec("harbor.installer", "Offline installer", placeholder="./harbor-*.tgz"))
         yield self.row(Spec("harbor.admin_password", "Admin password", "secret"))
         note = self.first_start_note("harbor.admin_password")
@@ -109,11 +147,30 @@ class TopologyScreen(FormScreen):
         path = resolve_path(str(self.draft.get("harbor.installer")), self.draft.base_dir)
         return partial(self.wizard.probes.installer, path, str(self.draft.get("harbor.version")))
 
-    def edited(self, row: FieldRow) -> None:
-        if row.spec.path == "harbor.with_clair":
+    async def edited(self, row: FieldRow) -> None:
+        if row.spec.path == "harbor.version":
+            line = str(row.value)
+            if line != self.draft.release_line():
+                self.draft.switch_release(line, self._installer_version(line))
+                await self._rebuild("harbor-version")
+        elif row.spec.path == "harbor.with_clair":
             self.draft.enable("clair_database", bool(row.value))
         elif row.spec.path == "harbor.protocol":
             self.draft.enable("tls", row.value == "https")
+        elif row.spec.path == "harbor.installer":
+            version = self._installer_version(self.draft.release_line())
+            if version:
+                self.draft.switch_release(self.draft.release_line(), version)
+
+    def _installer_version(self, line: str) -> str | None:
+        """The version the installer's file name says, when it is one of release `line`
+        (harbor-offline-installer-v2.15.3.tgz: 2.15.3); the installer check reads the
+        version inside the file and says when the two differ."""
+        name = PurePath(str(self.draft.get("harbor.installer") or "")).name
+        found = _INSTALLER_VERSION.fullmatch(name)
+        if found and found[1].startswith(line + "."):
+            return found[1]
+        return None
 
     async def action_add_node(self) -> None:
         nodes = list(self.draft.get("harbor_nodes", []) or [])

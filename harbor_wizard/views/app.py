@@ -37,7 +37,8 @@ FORMS = (
     "ssh_access",
     "review",
 )
-"""The screens in order; Clair DB only with scanning, certificates only with https."""
+"""The screens in order; Clair DB only with Harbor 1.4's scanning, certificates only with
+https."""
 
 CLASSES = {
     "start": "StartScreen",
@@ -147,7 +148,7 @@ class WizardApp(App[int]):
     def flow(self) -> list[str]:
         draft = self.draft
         skip = set()
-        if not draft.get("harbor.with_clair"):
+        if draft.release() != "1.4" or not draft.get("harbor.with_clair"):
             skip.add("clair_database")
         if draft.get("harbor.protocol") != "https":
             skip.add("certificates")

@@ -56,6 +56,37 @@ NEW_DEPLOYMENT: dict[str, Any] = {
 }
 """A new deployment starts from the model's defaults and the guide's usual names."""
 
+RELEASES = {"1.4": "1.4.0", "2.15": "2.15.2"}
+"""The release lines the TUI offers, and the version each installs unless the installer's
+file name says another of the same line."""
+
+RELEASE_PARTS: dict[str, dict[str, Any]] = {
+    "1.4": {
+        "harbor": {"with_clair": False},
+        "database": NEW_DEPLOYMENT["database"],
+        "redis": NEW_DEPLOYMENT["redis"],
+    },
+    "2.15": {
+        "harbor": {"with_trivy": False},
+        "database": {
+            "engine": "postgresql",
+            "port": 5432,
+            "user": "postgres",
+            "database": "registry",
+            "ssl_mode": "disable",
+            "password": SECRET_MARKER,
+        },
+        "redis": {"endpoints": []},
+    },
+}
+"""What a new deployment of each release starts with where the releases differ."""
+
+RELEASE_KEYS = {"1.4": ("with_clair",), "2.15": ("with_trivy",)}
+"""The `harbor` settings only one release has (its scanner)."""
+
+RELEASE_SECTIONS = ("database", "redis", "clair_database")
+"""The sections each release fills its own way (the Harbor DB is MariaDB or PostgreSQL)."""
+
 OPTIONAL_SECTIONS = {
     "clair_database": {
         "port": 5432,
@@ -194,6 +225,44 @@ class Draft:
             elif not aside and key in kept:
                 node.setdefault(key, kept.pop(key))
 
+    def release_line(self) -> str:
+        """The release line offered in the TUI ("1.4" or "2.15") the draft is for."""
+        return "2.15" if self.release() == "2.x" else "1.4"
+
+    def switch_release(self, line: str, version: str | None = None) -> None:
+        """Make the draft one of release `line` (`version`, else the one it had, else the
+        line's own): the other release's settings, sections and secrets are kept aside, so
+        that none is shown or written, and come back when it is chosen again."""
+        old = self.release_line()
+        harbor = self.data.setdefault("harbor", {})
+        if line != old:
+            under = tuple(f"{section}{sep}" for section in RELEASE_SECTIONS for sep in ".[")
+            self._aside[f"release {old}"] = {
+                "harbor": {
+                    key: harbor.pop(key) for key in ("version", *RELEASE_KEYS[old]) if key in harbor
+                },
+                "sections": {s: self.data.pop(s) for s in RELEASE_SECTIONS if s in self.data},
+                "secrets": {
+                    path: self.secrets.pop(path)
+                    for path in list(self.secrets)
+                    if path.startswith(under)
+                },
+                "aside": {
+                    key: self._aside.pop(key)
+                    for key in list(self._aside)
+                    if key in RELEASE_SECTIONS or key.startswith(under)
+                },
+            }
+            kept = self._aside.pop(f"release {line}", None)
+            if kept is None:
+                parts = copy.deepcopy(RELEASE_PARTS[line])
+                kept = {"harbor": parts.pop("harbor"), "sections": parts}
+            harbor.update(kept["harbor"])
+            self.data.update(kept.get("sections", {}))
+            self.secrets.update(kept.get("secrets", {}))
+            self._aside.update(kept.get("aside", {}))
+        harbor["version"] = version or harbor.get("version") or RELEASES[line]
+
     def switch_storage(self, provider: str) -> None:
         """Each provider keeps its own settings while another one is chosen."""
         storage = self.data.setdefault("storage", {})
@@ -242,6 +311,9 @@ class Draft:
         answers = self.answers()
         if self.tree is None:
             document = from_answers(answers)
+            other = "1.4" if self.release_line() == "2.15" else "2.15"
+            for key in RELEASE_KEYS[other]:  # the model's default for the other release
+                document.tree["harbor"].pop(key, None)
         else:
             merge(self.tree, self.data)
             document = AnswersDocument(answers, self.tree, indent=self.indent)

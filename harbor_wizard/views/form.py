@@ -94,11 +94,15 @@ class FormScreen(Screen[None]):
 
     # -- building -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(self.TITLE_TEXT, classes="title")
+        yield Static(self.title_text(), classes="title")
         with Form(classes="form"):
             yield from self.fields()
             yield Static("", classes="notice")
         yield Footer()
+
+    def title_text(self) -> str:
+        """The title for the draft's release (the part before ':' names the screen)."""
+        return self.TITLE_TEXT
 
     def fields(self) -> ComposeResult:
         yield from ()

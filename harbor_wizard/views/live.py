@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 if TYPE_CHECKING:  # the start screen must not wait for pydantic, fabric and the drivers
     from pydantic import SecretStr
 
-    from harbor_wizard.answers.model import Answers, ClairDatabase, Database, Storage
+    from harbor_wizard.answers.model import Answers, ClairDatabase, Database, Redis, Storage
     from harbor_wizard.checks.result import CheckResult
     from harbor_wizard.checks.vip import Holder
 
@@ -89,6 +89,27 @@ def _redis(endpoint: str) -> list[CheckResult]:
     )
 
 
+def _harbor_db(database: Database, password: SecretStr) -> list[CheckResult]:
+    """Harbor 2.x's PostgreSQL, as the preflight asks it (``checks.services``)."""
+    from harbor_wizard.checks import harbor_db
+
+    return harbor_db.harbor_database_checks(
+        database.host, database.port, database.user, password,
+        database.database or "registry", database.ssl_mode or "disable", TIMEOUT,
+    )  # fmt: skip
+
+
+def _redis_2x(redis: Redis, password: SecretStr | None) -> list[CheckResult]:
+    """Redis as Harbor 2.x meets it (AUTH, Sentinels, indexes), as the preflight asks it."""
+    from harbor_wizard.answers.rules import REDIS_DB_INDEXES
+    from harbor_wizard.checks import redis as redis_check
+
+    indexes = {key: getattr(redis, key) or default for key, default in REDIS_DB_INDEXES.items()}
+    return redis_check.redis_checks_2x(
+        list(redis.endpoints), password, None, redis.sentinel_master_set, indexes, TIMEOUT
+    )
+
+
 def _storage(storage: Storage) -> list[CheckResult]:
     from harbor_wizard.checks import storage as storage_check
 
@@ -125,6 +146,8 @@ class Probes:
     mariadb: Callable[[Database, SecretStr], list[CheckResult]] = _mariadb
     postgres: Callable[[ClairDatabase, SecretStr], list[CheckResult]] = _postgres
     redis: Callable[[str], list[CheckResult]] = _redis
+    harbor_db: Callable[[Database, SecretStr], list[CheckResult]] = _harbor_db
+    redis_2x: Callable[[Redis, SecretStr | None], list[CheckResult]] = _redis_2x
     storage: Callable[[Storage], list[CheckResult]] = _storage
     tls: Callable[[Answers, Path, str | None], list[CheckResult]] = _tls
     hosts: Callable[[Answers, Path, frozenset[str], frozenset[str] | None], list[CheckResult]] = (

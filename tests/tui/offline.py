@@ -13,7 +13,7 @@ from harbor_wizard.answers import InvalidInput, loads
 from harbor_wizard.views.app import WizardApp
 from harbor_wizard.views.draft import Draft, parse_path
 from harbor_wizard.views.tree_merge import plain
-from tests.support.deployment import ANSWERS, SECRETS
+from tests.support.deployment import ANSWERS, SECRETS, SECRETS_2X
 
 NEVER = 3600.0
 """A debounce no test outlives: the live checks of these tests never start."""
@@ -21,7 +21,7 @@ NEVER = 3600.0
 
 def draft(text: str = ANSWERS, path: Path | None = None) -> Draft:
     result = Draft(plain(YAML().load(text)), path=path)
-    result.secrets.update(SECRETS)
+    result.secrets.update(SECRETS if result.release() == "1.4" else SECRETS_2X)
     return result
 
 

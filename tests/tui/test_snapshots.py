@@ -13,7 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from harbor_wizard.views.app import WizardApp
-from tests.support.deployment import https
+from tests.support.deployment import ANSWERS_2X, https
 from tests.tui.offline import app_on
 
 FORMS = ["topology", "load_balancers", "database", "clair_database", "redis", "storage",
@@ -43,6 +43,13 @@ def at(screen: str, text: str | None = None) -> WizardApp:
 @pytest.mark.parametrize("screen", FORMS)
 def test_form_screens(snap_compare: Any, screen: str) -> None:
     assert snap_compare(at(screen), terminal_size=(80, 24), run_before=_settle)
+
+
+@pytest.mark.parametrize("screen", ["topology", "database", "redis"])
+def test_harbor_2_screens(snap_compare: Any, screen: str) -> None:
+    """The screens whose fields follow the release, for Harbor 2.15 (PostgreSQL, Trivy,
+    Redis with a password)."""
+    assert snap_compare(at(screen, ANSWERS_2X), terminal_size=(80, 24), run_before=_settle)
 
 
 def test_certificates(snap_compare: Any) -> None:

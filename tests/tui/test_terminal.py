@@ -68,7 +68,8 @@ def test_keys_typed_ahead_land_in_the_field_they_were_meant_for(
     term.wait_for("New deployment", FIRST_FRAME)
     term.press("Enter")
     term.wait_for("1 Topology")
-    term.type("mydep\tharbor.example.com\t198.51.100.7")  # one write: Tab and text together
+    # One write: Tab and text together (the first Tab leaves the release for the name).
+    term.type("\tmydep\tharbor.example.com\t198.51.100.7")
     screen = term.wait_for(
         r"Deployment name +mydep *\n.*Harbor hostname +harbor\.example\.com *\n"
         r".*> Virtual IP \(VIP\) +198\.51\.100\.7 "
@@ -99,7 +100,7 @@ def test_quit_while_a_check_runs_returns_the_shell_within_a_second(
     term.wait_for("New deployment", FIRST_FRAME)
     term.press("Enter")
     term.wait_for("1 Topology")
-    term.type(f"\t\t{silent}")
+    term.type(f"\t\t\t{silent}")  # release, name, hostname, VIP
     term.wait_for(r"Virtual IP.*\[checking\]")
     started = time.monotonic()
     term.press("C-q")

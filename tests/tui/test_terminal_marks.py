@@ -21,9 +21,9 @@ def test_a_duplicate_address_is_marked_on_screen_1_before_next(
     term = wizard(terminals, tmp_path)
     term.wait_for("New deployment", FIRST_FRAME)
     term.press("Enter")
-    screen = term.wait_for(r"1 Topology.*> Deployment name")
+    screen = term.wait_for(r"1 Topology.*> Harbor release")
     assert "error:" not in screen  # nothing typed, nothing left yet
-    term.press(*["Tab"] * 8)  # to Node 1 address, leaving the first fields empty
+    term.press(*["Tab"] * 9)  # to Node 1 address, leaving the first fields empty
     term.wait_for("> Node 1 address")
     term.type("198.51.100.21\t\t198.51.100.21")
     screen = term.wait_for(r"> Node 2 address +198\.51\.100\.21")
