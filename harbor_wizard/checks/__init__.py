@@ -68,6 +68,7 @@ def host_checks(
     manager = os_results[0].data.get("package_manager") or None if os_results else None
     probes: list[Callable[[], list[CheckResult]]]
     software = profile_for(answers.harbor.version).node_software
+    moved = profile_for(answers.harbor.version).moved_by_prepare
     if target.name in {lb.name for lb in answers.load_balancer.nodes}:
         probes = [
             lambda: hosts.lb_interface(target, connection, answers),
@@ -76,6 +77,7 @@ def host_checks(
     else:
         probes = [
             lambda: hosts.node_software(target, connection, software),
+            lambda: hosts.node_leftovers(target, connection, moved),
             lambda: hosts.node_space(target, connection),
             lambda: ports.check(target, connection, answers),
             lambda: clock.check(target, connection),
@@ -99,6 +101,9 @@ def _reads(target: SshTarget, answers: Answers) -> list[Read]:
         packages = [hosts.package_read(binary) for binary in hosts.lb_binaries(answers)]
         return [ssh.FACTS, hosts.interface_read(lb.interface or ""), *packages]
     reads = [ssh.FACTS, *hosts.NODE_SOFTWARE, hosts.SPACE, ports.listeners_read(answers)]
+    moved = profile_for(answers.harbor.version).moved_by_prepare
+    if moved:
+        reads.append(hosts.leftovers_read(moved))
     if answers.storage.provider == "filesystem":
         reads.append(shared_fs.REGISTRY_FS)
     return reads

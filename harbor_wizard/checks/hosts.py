@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+from pathlib import PurePosixPath
 
 from fabric import Connection
 
@@ -309,6 +310,37 @@ def _compose(target: SshTarget, compose: Output, needs: NodeSoftware) -> CheckRe
             f"{target.name}: docker-compose is older than {oldest}; install.sh refuses it",
         )
     return ok("node.docker_compose", target.name, f"{target.name}: {text}")
+
+
+def leftovers_read(paths: tuple[PurePosixPath, ...]) -> Read:
+    return Read.of('for f in "$@"; do [ -e "$f" ] && echo "$f"; done; true', *paths)
+
+
+@probe("node.leftovers")
+def node_leftovers(
+    target: SshTarget, connection: Connection, paths: tuple[PurePosixPath, ...]
+) -> list[CheckResult]:
+    """An older Harbor's key files, which this release's prepare would move over the
+    deployment's shared ones: that node would then hold its own secretkey, and cannot
+    decrypt what the others stored (goharbor/harbor#13569)."""
+    if not paths:
+        return []
+    out = ask(connection, leftovers_read(paths), sudo=True)
+    found = out.stdout.split()
+    if not out.ok:
+        return [error("node.leftovers", target.name, f"{target.name}: cannot look for {paths[0]}")]
+    if found:
+        return [
+            error(
+                "node.leftovers",
+                target.name,
+                f"{target.name}: {', '.join(found)} is left from an older Harbor: its prepare "
+                "would move it over the secretkey every node shares. Upgrading an older "
+                "Harbor is out of scope (use Harbor's migrator); on a node meant to be new, "
+                "keep a copy elsewhere and remove it",
+            )
+        ]
+    return [ok("node.leftovers", target.name, f"{target.name}: no older Harbor's key files")]
 
 
 @probe("node.space")

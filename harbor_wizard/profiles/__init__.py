@@ -240,6 +240,9 @@ class Profile:
     first_start_only: tuple[FirstStartOnly, ...] = ()
     database_phase: DatabasePhase = DatabasePhase.LOAD_SCHEMA
     shared_settings: tuple[SharedSetting, ...] = ()
+    moved_by_prepare: tuple[PurePosixPath, ...] = ()
+    """Files an older release left that this release's prepare moves over a shared file
+    (2.x: 1.4's /data/secretkey over the shared secretkey): refused before the install."""
 
     def files_for(
         self, role: Role, lb_mode: LbMode, *, tls: bool, tls_ca: bool

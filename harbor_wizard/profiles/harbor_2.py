@@ -137,4 +137,6 @@ PROFILE = Profile(
     first_start_only=FIRST_START_ONLY,
     database_phase=DatabasePhase.CREATE_DATABASE,
     shared_settings=(SharedSetting(CORE_ENV, "CSRF_KEY", Source.CSRF_KEY, "core"),),
+    # make/prepare: "If previous secretkeys exist, move it to new location".
+    moved_by_prepare=(DATA / "secretkey", DATA / "defaultalias"),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import ssl
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from harbor_wizard.cli import main
 from harbor_wizard.inputs import load_inputs
 from tests.install.conftest import install
 from tests.lab import Lab
+from tests.support.lab_answers import https_lab_files
 
 pytestmark = pytest.mark.lab
 
@@ -173,3 +175,52 @@ def test_a_node_whose_prepare_made_its_own_csrf_key_is_put_right_without_reinsta
     while vip_get(fresh, "/api/v2.0/systeminfo")[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert vip_get(fresh, "/api/v2.0/systeminfo")[0] == 200
+
+
+def test_a_node_holding_1_4_s_secretkey_is_refused_before_anything_changes(
+    fresh: Lab, deployment: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2.x's prepare moves 1.4's /data/secretkey over the shared one: that node would hold a
+    key of its own. The preflight names the file; nothing is installed."""
+    answers, secrets = deployment
+    node = fresh.harbor_nodes[2].name
+    fresh[node].run("printf 1.4-secretkey-xx > /data/secretkey")
+    try:
+        assert install(answers, secrets) == 1
+    finally:
+        fresh[node].run("rm -f /data/secretkey")
+    out = capsys.readouterr().out
+    assert f"{node}: /data/secretkey is left from an older Harbor" in out
+    assert "phase 'preflight' failed" in out
+
+
+def test_https_with_a_chain_as_cas_issue_it(
+    fresh: Lab, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same deployment moved to https (root -> intermediate -> leaf): nginx's copy in
+    /data/secret/cert is the chain the wizard put in /data/cert, the VIP serves TLS on 443
+    and redirects 80 the way 2.x's nginx does."""
+    answers, secrets = https_lab_files(fresh, folder / "https", fresh.vip, release="2.15")
+    yaml = YAML()
+    installed = yaml.load((folder / "secrets.yaml").read_text())
+    values = yaml.load(secrets.read_text())
+    values.update({k: v for k, v in installed.items() if k.startswith("generated.")})
+    with secrets.open("w") as out:  # the deployment installed above: its nodes hold these
+        yaml.dump(values, out)
+    assert install(answers, secrets) == 0
+    nodes = [node.name for node in fresh.harbor_nodes]
+    for node in nodes:
+        assert sha256_on(fresh, node, "/data/cert/server.crt") == sha256_on(
+            fresh, node, "/data/secret/cert/server.crt"
+        )
+    context = ssl.create_default_context(cafile=str(folder / "https" / "ca.crt"))
+    conn = http.client.HTTPSConnection(fresh.vip, 443, timeout=5, context=context)
+    conn.request("GET", "/api/v2.0/systeminfo")
+    assert conn.getresponse().status == 200
+    conn.close()
+    status, headers, _ = vip_get(fresh, "/api/v2.0/systeminfo")
+    assert status in (301, 308)
+    assert headers["Location"].startswith(f"https://{fresh.vip}")
+    assert install(answers, secrets) == 0
+    changed = {k: v for k, v in outcomes(folder / "state").items() if v == "changed"}
+    assert changed == {}

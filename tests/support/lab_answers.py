@@ -22,10 +22,13 @@ def lab_secrets(lab: Lab) -> dict[str, SecretStr]:
     return {path: SecretStr(value) for path, value in lab.secrets_dict().items()}
 
 
-def https_lab_files(lab: Lab, folder: Path, hostname: str) -> tuple[Path, Path]:
+def https_lab_files(
+    lab: Lab, folder: Path, hostname: str, release: str = "1.4"
+) -> tuple[Path, Path]:
     """The lab's answers and secrets files with https for `hostname`, and certificates as
     CAs issue them (root -> intermediate -> leaf) beside them."""
-    answers, secrets = lab.write_answers(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    answers, secrets = lab.write_answers(folder, release=release)
     yaml = YAML()
     data = yaml.load(answers.read_text())
     data["harbor"]["protocol"] = "https"
