@@ -25,14 +25,24 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
 async def fill_to_review(
-    pilot: Pilot[WizardApp], lab: Lab, marked: dict[str, str] | None = None
+    pilot: Pilot[WizardApp],
+    lab: Lab,
+    marked: dict[str, str] | None = None,
+    release: str = "1.4",
+    checked: dict[str, str] | None = None,
 ) -> list[str]:
     """Fill every screen; return the warnings acknowledged on the way. `marked` gets each
-    field's warning as its screen showed it (field path -> "warning: ...")."""
+    field's warning as its screen showed it (field path -> "warning: ..."), `checked` each
+    field's live check result (field path -> "ok: ...")."""
     app = pilot.app
-    for name, values in screens(lab):
+    for name, values in screens(lab, release):
         assert screen_name(pilot) == name
         if name == "TopologyScreen":
+            if release != app.draft.release_line():  # the first question, by key
+                assert app.focused is app.screen.query_one("#harbor-version")
+                await pilot.press("right")
+                await pilot.pause()
+                assert app.draft.release_line() == release
             await pilot.press("f6")  # the lab has three shared nodes; a new draft has two
             await pilot.pause()
         await fill(pilot, values)
@@ -42,6 +52,8 @@ async def fill_to_review(
             assert row.check is None or row.check.status is not Status.ERROR, row.check
             if marked is not None and row.check and row.check.status is Status.WARNING:
                 marked[row.spec.path] = message(pilot, row.spec.path)
+            if checked is not None and row.check:
+                checked[row.spec.path] = f"{row.check.status.value}: {row.check.message}"
         await pilot.press("f2")
         await pilot.pause()
         if screen_name(pilot) == "ConfirmScreen":  # the lab's own HA warnings
