@@ -11,6 +11,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from harbor_wizard.answers import InvalidInput
+from harbor_wizard.checks import ha
+from harbor_wizard.checks.result import Status
 from harbor_wizard.cli import main
 from harbor_wizard.inputs import Inputs, load_inputs
 from harbor_wizard.plan import build_plan
@@ -253,3 +255,18 @@ def test_1_4_generates_no_csrf_key(tmp_path: Path) -> None:
     inputs = load_inputs(answers, secrets)
     assert inputs.artefacts.csrf_key is None
     assert "generated.csrf_key" not in secrets.read_text()
+
+
+def test_harbor_s_own_postgresql_without_a_replica_is_a_single_point_of_failure() -> None:
+    status, message = ha.postgres_verdict("PostgreSQL at db:5432", False, 0, harbor_db=True)
+    assert status is Status.WARNING
+    assert "single point of failure for every Harbor node" in message
+    status, message = ha.postgres_verdict("PostgreSQL at db:5432", True, 0, harbor_db=True)
+    assert status is Status.ERROR
+    assert "point database.host at the primary" in message
+
+
+def test_a_lone_redis_is_told_to_give_harbor_2x_its_sentinels() -> None:
+    status, message = ha.redis_verdict("Redis at r:6379", "master", 0, 0, asks_sentinel=True)
+    assert status is Status.WARNING
+    assert "redis.sentinel_master_set" in message

@@ -163,7 +163,7 @@ def run_all(
             across: list[Future[list[CheckResult]]] = []
             if answers.storage.provider == "filesystem" and len(nodes) >= 1:
                 across.append(pool.submit(hosts.shared_registry, nodes))
-            if nodes:
+            if nodes and profile_for(answers.harbor.version).job_logs_on_disk:
                 across.append(pool.submit(shared_fs.job_logs, nodes))
             for check in across:
                 results += check.result()

@@ -18,7 +18,7 @@ import redis as redis_client
 from pydantic import SecretStr
 
 from harbor_wizard.answers.model import ClairDatabase, Database
-from harbor_wizard.checks import mariadb, postgres, redis
+from harbor_wizard.checks import harbor_db, mariadb, postgres, redis
 from harbor_wizard.checks.result import CheckResult, Status, probe
 
 Verdict = tuple[Status, str]
@@ -27,8 +27,11 @@ SINGLE_POINT = "a single point of failure for every Harbor node"
 MYSQL_ACCESS_DENIED = {1227, 1044, 1045, 1142}
 
 
-def redis_verdict(where: str, role: str, replicas: int, sentinels: int) -> Verdict:
-    """INFO replication's role and connected replicas, and the Sentinels subscribed to it."""
+def redis_verdict(
+    where: str, role: str, replicas: int, sentinels: int, *, asks_sentinel: bool = False
+) -> Verdict:
+    """INFO replication's role and connected replicas, and the Sentinels subscribed to it;
+    `asks_sentinel`: Harbor (2.x) can be given the Sentinels instead of one address."""
     if role != "master":
         return (
             Status.ERROR,
@@ -46,7 +49,11 @@ def redis_verdict(where: str, role: str, replicas: int, sentinels: int) -> Verdi
             Status.WARNING,
             f"{where} has no replica and {watched}: it is {SINGLE_POINT} (sessions, job "
             "queues). The guide assumes an HA Redis: add a replica with Sentinel and give "
-            "Harbor one address that follows the master",
+            + (
+                "Harbor the Sentinels (redis.endpoints, with redis.sentinel_master_set)"
+                if asks_sentinel
+                else "Harbor one address that follows the master"
+            ),
         )
     failover = (
         f"{sentinels} Sentinel(s) handle failover"
@@ -85,21 +92,25 @@ def mariadb_verdict(
     return Status.WARNING, f"{where} has no Galera cluster, no replica and no source: {advice}"
 
 
-def postgres_verdict(where: str, in_recovery: bool, replicas: int) -> Verdict:
-    """pg_is_in_recovery() and the count of pg_stat_replication (streaming replicas)."""
+def postgres_verdict(
+    where: str, in_recovery: bool, replicas: int, *, harbor_db: bool = False
+) -> Verdict:
+    """pg_is_in_recovery() and the count of pg_stat_replication (streaming replicas); for
+    Clair's database (1.4), or with `harbor_db` Harbor's own (2.x)."""
+    writer, field = ("Harbor", "database.host") if harbor_db else ("Clair", "clair_database.host")
     if in_recovery:
         return (
             Status.ERROR,
-            f"{where} is a standby (in recovery), read-only: Clair writes its vulnerability "
-            "data there; point clair_database.host at the primary",
+            f"{where} is a standby (in recovery), read-only: {writer} writes its data "
+            f"there; point {field} at the primary",
         )
     if replicas == 0:
+        lost = SINGLE_POINT if harbor_db else "a single point of failure for scanning"
         return (
             Status.WARNING,
-            f"{where} has no streaming replica (pg_stat_replication is empty): it is a "
-            "single point of failure for scanning. The guide assumes an HA Clair DB: a "
-            "streaming replica with failover (Patroni, repmgr or a managed service) behind "
-            "one address",
+            f"{where} has no streaming replica (pg_stat_replication is empty): it is "
+            f"{lost}. Put a streaming replica with failover (Patroni, repmgr or a managed "
+            "service) behind one address",
         )
     return Status.OK, f"{where} streams to {replicas} replica(s)"
 
@@ -117,7 +128,11 @@ def _unknown(check: str, target: str, where: str, why: str, field: str) -> list[
 
 @probe("redis.ha")
 def redis_ha(
-    endpoint: str, password: SecretStr | None = None, timeout: float = 5.0
+    endpoint: str,
+    password: SecretStr | None = None,
+    timeout: float = 5.0,
+    *,
+    asks_sentinel: bool = False,
 ) -> list[CheckResult]:
     where = f"Redis at {endpoint}"
     client = redis.connect(endpoint, password, timeout)
@@ -132,7 +147,11 @@ def redis_ha(
         client.close()
     sentinels = int(numsub[0][1]) if numsub else 0
     verdict = redis_verdict(
-        where, str(info.get("role", "?")), int(info.get("connected_slaves", 0)), sentinels
+        where,
+        str(info.get("role", "?")),
+        int(info.get("connected_slaves", 0)),
+        sentinels,
+        asks_sentinel=asks_sentinel,
     )
     return [_result("redis.ha", "redis", verdict, "redis.endpoints")]
 
@@ -187,3 +206,36 @@ def postgres_ha(
         where, bool(in_recovery and in_recovery[0]), int(replicas[0]) if replicas else 0
     )
     return [_result("postgres.ha", "clair_database", verdict, "clair_database.host")]
+
+
+@probe("postgres.ha")
+def harbor_postgres_ha(
+    database: Database, password: SecretStr, timeout: float = 5.0
+) -> list[CheckResult]:
+    """Harbor 2.x's own database, as `postgres_ha` asks Clair's: the server's state, read in
+    Harbor's database, or in `postgres` while the install has yet to create that."""
+    where = f"PostgreSQL at {database.host}:{database.port}"
+    names = (database.database or "registry", "postgres")
+    try:
+        for name in names:
+            try:
+                with postgres.session(
+                    database.host, database.port, database.user, password, name, timeout,
+                    database.ssl_mode or "disable",
+                ) as conn:  # fmt: skip
+                    in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                    replicas = conn.execute("SELECT count(*) FROM pg_stat_replication").fetchone()
+                break
+            except psycopg.Error as exc:
+                if name == names[-1] or not harbor_db.missing_database(exc):
+                    raise
+    except psycopg.Error as exc:
+        why = postgres.failure(exc, timeout)
+        return _unknown("postgres.ha", "database", where, why, "database.host")
+    verdict = postgres_verdict(
+        where,
+        bool(in_recovery and in_recovery[0]),
+        int(replicas[0]) if replicas else 0,
+        harbor_db=True,
+    )
+    return [_result("postgres.ha", "database", verdict, "database.host")]

@@ -46,13 +46,19 @@ def _harbor_2(
     """Harbor 2.x: its own PostgreSQL database, and Redis with a password or Sentinels."""
     db, rd = answers.database, answers.redis
     indexes = {key: getattr(rd, key) or default for key, default in REDIS_DB_INDEXES.items()}
-    return [
+    password, redis_password = secrets["database.password"], secrets.get("redis.password")
+    found: list[Callable[[], list[CheckResult]]] = [
         lambda: harbor_db.harbor_database_checks(
-            db.host, db.port, db.user, secrets["database.password"],
-            db.database or "registry", db.ssl_mode or "disable", timeout,
+            db.host, db.port, db.user, password, db.database or "registry",
+            db.ssl_mode or "disable", timeout,
         ),
         lambda: redis.redis_checks_2x(
-            list(rd.endpoints), secrets.get("redis.password"), None, rd.sentinel_master_set,
-            indexes, timeout,
+            list(rd.endpoints), redis_password, None, rd.sentinel_master_set, indexes, timeout
         ),
+        lambda: ha.harbor_postgres_ha(db, password, timeout),
     ]  # fmt: skip
+    if not rd.sentinel_master_set:  # Sentinels are the redundancy; one server may not be
+        found.append(
+            lambda: ha.redis_ha(rd.endpoints[0], redis_password, timeout, asks_sentinel=True)
+        )
+    return found

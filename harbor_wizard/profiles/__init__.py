@@ -240,6 +240,9 @@ class Profile:
     first_start_only: tuple[FirstStartOnly, ...] = ()
     database_phase: DatabasePhase = DatabasePhase.LOAD_SCHEMA
     shared_settings: tuple[SharedSetting, ...] = ()
+    job_logs_on_disk: bool = True
+    """Job logs are files of the node that ran the job (1.4: /data/job_logs must be shared);
+    2.x's harbor.yml keeps them in the database."""
     moved_by_prepare: tuple[PurePosixPath, ...] = ()
     """Files an older release left that this release's prepare moves over a shared file
     (2.x: 1.4's /data/secretkey over the shared secretkey): refused before the install."""

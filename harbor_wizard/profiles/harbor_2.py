@@ -139,4 +139,5 @@ PROFILE = Profile(
     shared_settings=(SharedSetting(CORE_ENV, "CSRF_KEY", Source.CSRF_KEY, "core"),),
     # make/prepare: "If previous secretkeys exist, move it to new location".
     moved_by_prepare=(DATA / "secretkey", DATA / "defaultalias"),
+    job_logs_on_disk=False,  # harbor.yml.j2: jobservice.job_loggers [DB]
 )

@@ -103,10 +103,13 @@ def test_bad_2x_answers_are_refused_with_the_field_named(
 
 
 def test_fresh_2x_install_serves_through_the_vip_with_shared_files(
-    fresh: Lab, deployment: tuple[Path, Path]
+    fresh: Lab, deployment: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     answers, secrets = deployment
     assert install(answers, secrets) == 0
+    out = capsys.readouterr().out
+    assert "/data/job_logs" not in out  # in the database: nothing to share on disk
+    assert "has no streaming replica" in out  # Harbor's PostgreSQL, asked before it exists
     state = answers.parent / "state"
     done = outcomes(state)
     assert done[("database", "harbor-database")] == "changed"
