@@ -150,6 +150,28 @@ def test_a_rerun_changes_nothing_and_the_audit_agrees(
     assert f"{CORE_ENV} CSRF_KEY: identical on" in out
 
 
+def test_status_sees_harbor_s_migrated_postgresql_and_its_redis(
+    fresh: Lab, deployment: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cores migrated the database on their start (the stand-in does what core's
+    golang-migrate does, as the user `harbor`): status finds Harbor's schema there."""
+    answers, secrets = deployment
+    deadline = time.monotonic() + 20  # HAProxy counts a node up after two health checks
+    while True:
+        capsys.readouterr()
+        main(["status", "--answers", str(answers), "--secrets", str(secrets), "--json"])
+        report = json.loads(capsys.readouterr().out)
+        states = {n["name"]: n["state"] for n in report["nodes"]}
+        if set(states.values()) == {"ok"} or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert set(states.values()) == {"ok"}, report["nodes"]
+    services = {s["name"]: s for s in report["services"]}
+    assert services["Harbor DB"]["problem"] is None, services
+    assert services["Redis"]["problem"] is None, services
+    assert "Clair DB" not in services
+
+
 def test_a_node_whose_prepare_made_its_own_csrf_key_is_put_right_without_reinstall(
     fresh: Lab, deployment: tuple[Path, Path]
 ) -> None:

@@ -48,10 +48,17 @@ def installer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def node(lab: Lab) -> Iterator[str]:
+    """A node without Harbor, and the empty `registry` database its core migrates on start
+    (the stand-in core does as core's golang-migrate; without it core never serves)."""
     name = lab.harbor_nodes[0].name
     _reset(lab, name)
+    with lab.postgres.sql() as pg:
+        pg.execute("DROP DATABASE IF EXISTS registry WITH (FORCE)")
+        pg.execute("CREATE DATABASE registry")
     yield name
     _reset(lab, name)
+    with lab.postgres.sql() as pg:
+        pg.execute("DROP DATABASE IF EXISTS registry WITH (FORCE)")
 
 
 def _reset(lab: Lab, name: str) -> None:
@@ -313,25 +320,46 @@ def test_https_install_with_external_services_serves_core(
     ]
 
 
-def test_core_without_its_database_answers_500(lab: Lab, node: str, installer: Path) -> None:
+def test_core_without_its_database_never_serves(lab: Lab, node: str, installer: Path) -> None:
+    """Core migrates before it serves (src/common/dao/pgsql.go) and exits when it cannot:
+    docker restarts it in a loop, so nginx answers 502 on core's paths."""
     ip = lab[node].ip
     y = harbor_yml(lab, https=False)
     y["external_database"]["harbor"]["port"] = 5499  # nothing listens there
     with lab.connect(node) as conn:
         unpack(conn, installer, y)
         result = conn.run(INSTALL, hide=True)
-    assert "WARNING:root:WARNING: HTTP protocol is insecure" in result.stderr
-    status, body, _ = wait_core(f"http://{ip}/api/v2.0/projects?page_size=1")
-    assert status == 500
-    assert json.loads(body) == {"errors": [{"code": "UNKNOWN", "message": "internal server error"}]}
-    # systeminfo reads the configuration from the database too (config.GetSystemCfg)
-    assert get(f"http://{ip}/api/v2.0/systeminfo")[0] == 500
-    assert get(f"http://{ip}/api/v2.0/ping")[:2] == (200, "Pong")
-    health = json.loads(get(f"http://{ip}/api/v2.0/health")[1])
-    assert health["status"] == "unhealthy"
-    database = next(c for c in health["components"] if c["name"] == "database")
-    assert "connection refused" in database["error"]
+        assert "WARNING:root:WARNING: HTTP protocol is insecure" in result.stderr
+        time.sleep(3)
+        assert get(f"http://{ip}/api/v2.0/ping")[0] == 502
+        assert get(f"http://{ip}/")[0] == 200  # the portal, behind the same nginx
+        log = conn.run("cat /data/harbor-standin/core.log", hide=True).stdout
+    assert "5499" in log
     assert refused(lab, node, 443)  # http only: 443 is not published
+
+
+def test_core_that_loses_its_database_answers_500(lab: Lab, node: str, installer: Path) -> None:
+    ip = lab[node].ip
+    with lab.connect(node) as conn:
+        unpack(conn, installer, harbor_yml(lab, https=False))
+        conn.run(INSTALL, hide=True)
+    assert wait_core(f"http://{ip}/api/v2.0/systeminfo")[0] == 200
+    lab.postgres.stop()
+    try:
+        status, body, _ = get(f"http://{ip}/api/v2.0/projects?page_size=1")
+        assert status == 500
+        assert json.loads(body) == {
+            "errors": [{"code": "UNKNOWN", "message": "internal server error"}]
+        }
+        # systeminfo reads the configuration from the database too (config.GetSystemCfg)
+        assert get(f"http://{ip}/api/v2.0/systeminfo")[0] == 500
+        assert get(f"http://{ip}/api/v2.0/ping")[:2] == (200, "Pong")
+        health = json.loads(get(f"http://{ip}/api/v2.0/health")[1])
+        assert health["status"] == "unhealthy"
+        database = next(c for c in health["components"] if c["name"] == "database")
+        assert "connection refused" in database["error"]
+    finally:
+        lab.postgres.start()
 
 
 def test_compose_up_recreates_core_only_when_its_env_changed(

@@ -21,6 +21,12 @@ double: ports, certificate folder, the core container's environment as created, 
   stand-in-only header: tests compare the keys the running cores use).
 - log: 127.0.0.1:1514 swallows what it gets. A port that cannot be bound ends the server
   with "bind ADDRESS:PORT" in server.failed.
+- core's start migrates the database as v2.15.2's core does (src/common/dao/pgsql.go:
+  golang-migrate under an advisory lock, its table schema_migrations(version, dirty), 180
+  once 2.15 is in), with psql as the core's user. Until that is done, and for good when it
+  fails (PostgreSQL 15's public schema without CREATE for that user: "permission denied
+  for schema public"), core is down: its paths answer 502, as nginx does while core
+  restarts in a loop; the error is in <state>/core.log.
 SIGHUP: re-read RECORD (the compose double recreated the core container).
 """
 
@@ -32,6 +38,7 @@ import re
 import signal
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -50,13 +57,53 @@ BAD_GATEWAY = (
 INTERNAL = json.dumps({"errors": [{"code": "UNKNOWN", "message": "internal server error"}]})
 CORE_PATHS = ("/api/", "/service/", "/v2/", "/c/")
 record = {}
+migrated = threading.Event()
+MIGRATE_SQL = (
+    "SELECT pg_advisory_lock(1946390577);"  # one node migrates at a time
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint NOT NULL PRIMARY KEY,"
+    " dirty boolean NOT NULL);"
+    "INSERT INTO schema_migrations SELECT 180, false"
+    " WHERE NOT EXISTS (SELECT 1 FROM schema_migrations);"
+    "CREATE TABLE IF NOT EXISTS project (project_id serial PRIMARY KEY, name text UNIQUE);"
+    "INSERT INTO project (name) VALUES ('library') ON CONFLICT DO NOTHING;"
+)
+
+
+def migrate():
+    """What core does before it serves: the schema, or the reason it exits."""
+    migrated.clear()
+    conninfo = (
+        " ".join(
+            f"{key}={env(name)}"
+            for key, name in (
+                ("host", "POSTGRESQL_HOST"),
+                ("port", "POSTGRESQL_PORT"),
+                ("user", "POSTGRESQL_USERNAME"),
+                ("dbname", "POSTGRESQL_DATABASE"),
+                ("sslmode", "POSTGRESQL_SSLMODE"),
+            )
+        )
+        + " connect_timeout=5"
+    )
+    command = ["psql", conninfo, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", MIGRATE_SQL]
+    environ = {"PATH": "/usr/bin:/bin", "PGPASSWORD": env("POSTGRESQL_PASSWORD")}
+    while True:
+        done = subprocess.run(command, env=environ, capture_output=True, text=True)
+        with open(os.path.join(STATE, "core.log"), "a") as log:
+            log.write(done.stderr or "migrated\n")
+        if done.returncode == 0:
+            migrated.set()
+            return
+        time.sleep(2)  # docker restarts core, which tries again
 
 
 def load():
-    """(Re)read the record; server.generation tells the compose double it was read."""
+    """(Re)read the record; server.generation tells the compose double it was read. A new
+    core container migrates before it serves."""
     global record
     with open(RECORD) as f:
         record = json.load(f)
+    threading.Thread(target=migrate, daemon=True).start()
     with open(os.path.join(STATE, "server.generation"), "w") as f:
         f.write(str(record.get("generation", 0)))
 
@@ -133,6 +180,8 @@ class Handler(BaseHTTPRequestHandler):
         now = time.time()
         is_core = path.startswith(CORE_PATHS)
         if now < record.get("ready_at", 0) or (is_core and now < record.get("core_ready_at", 0)):
+            return self._send(502, BAD_GATEWAY, "text/html")
+        if is_core and not migrated.is_set():
             return self._send(502, BAD_GATEWAY, "text/html")
         if not is_core:
             body = f"<html><title>Harbor</title><body>Harbor stand-in on {NODE}</body></html>"
