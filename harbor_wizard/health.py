@@ -67,7 +67,8 @@ hcfg=/etc/haproxy/haproxy.cfg
 sock=$(awk '$1 == "stats" && $2 == "socket" { print $3; exit }' "$hcfg" 2>/dev/null)
 if [ -n "$sock" ] && [ -S "$sock" ] && command -v socat >/dev/null 2>&1; then
     echo "show stat" | timeout "$secs" socat -t 1 - "UNIX-CONNECT:$sock" 2>/dev/null |
-        awk -F, '$1 !~ /^#/ && $2 != "FRONTEND" && $2 != "BACKEND" { print "hap", $2, $18 }'
+        awk -F, '$1 !~ /^#/ && $2 != "" && $2 != "FRONTEND" && $2 != "BACKEND" {
+            print "hap", $2, $18 }'
 fi
 if ! command -v curl >/dev/null 2>&1; then echo nocurl=yes; exit 0; fi
 for node in "$@"; do

@@ -139,7 +139,7 @@ def build_plan(
     started_with = {node.name: first_start_values(inputs) for node in answers.harbor_nodes}
     notes = first_start_notes(
         profile_for(answers.harbor.version), started_with, previous.recorded() if previous else {}
-    )
+    ) + scanner_notes(inputs)
     installer = installer_path(inputs.document)
     db = answers.database
     addresses = {node.name: str(node.address) for node in answers.harbor_nodes}
@@ -363,6 +363,18 @@ def _install_phases(
         note = f"{at_a_time} at a time {first}; nodes not serving yet all at once"
         phases.append(Phase("install.sh: other nodes", tuple(plans[1:]), note=note))
     return phases
+
+
+def scanner_notes(inputs: Inputs) -> tuple[str, ...]:
+    """Said before a release that offers Trivy is installed without it: easy to miss, as
+    install.sh's default is no scanner."""
+    harbor = inputs.answers.harbor
+    if profile_for(harbor.version).installer.trivy_flag and not harbor.with_trivy:
+        return (
+            "Harbor is installed without a vulnerability scanner (harbor.with_trivy is "
+            "false): set it to true to scan images with Trivy",
+        )
+    return ()
 
 
 def install_flags(inputs: Inputs) -> list[str]:

@@ -270,3 +270,10 @@ def test_a_lone_redis_is_told_to_give_harbor_2x_its_sentinels() -> None:
     status, message = ha.redis_verdict("Redis at r:6379", "master", 0, 0, asks_sentinel=True)
     assert status is Status.WARNING
     assert "redis.sentinel_master_set" in message
+
+
+def test_a_2x_plan_without_trivy_says_so(tmp_path: Path) -> None:
+    inputs = load(tmp_path, ANSWERS_2X.replace("with_trivy: true", "with_trivy: false"))
+    plan = build_plan(inputs)
+    assert any("without a vulnerability scanner" in note for note in plan.notes)
+    assert "harbor.with_trivy" in plan.describe()

@@ -128,9 +128,9 @@ def compare(
 
 
 PUT_BACK = (
-    "run the install again with the same answers file: it writes the rendered file back "
-    "(and runs install.sh again where harbor.cfg changed); if the host's version is the one "
-    "you want, change the answers first"
+    "run the install again with the same answers file: it writes the deployment's version "
+    "back (and runs install.sh again where its inputs changed); if the host's version is "
+    "the one you want, change the answers first"
 )
 """What to do about a file that drifted: the rendered file is the deployment's truth."""
 

@@ -29,6 +29,9 @@ def up(args: argparse.Namespace) -> int:
         )
     )
     answers, secrets = lab.write_answers()
+    folder_2 = lab.dir / "harbor-2.15"
+    folder_2.mkdir(exist_ok=True)
+    answers_2, secrets_2 = lab.write_answers(folder_2, release="2.15")
     print(
         f"lab {lab.prefix} is up on {lab.subnet.network} (bridge {lab.bridge}, you are "
         f"{lab.operator_ip}); VIP {lab.vip}"
@@ -37,8 +40,13 @@ def up(args: argparse.Namespace) -> int:
     print(f"answers:      {answers}")
     print(f"secrets:      {secrets}")
     print(f"installer:    {lab.installer}")
+    print(f"Harbor 2.15:  {answers_2}, {secrets_2}, {lab.installer_2}")
     print(f"MariaDB:      {lab.mariadb.ip}:{lab.mariadb.port} user root")
-    print(f"PostgreSQL:   {lab.postgres.ip}:{lab.postgres.port} user postgres")
+    print(
+        f"PostgreSQL:   {lab.postgres.ip}:{lab.postgres.port} user postgres (password: the "
+        f"1.4 secrets' clair_database.password), and user harbor for Harbor 2.15 (password: "
+        "the 2.15 secrets' database.password)"
+    )
     print(
         f"Redis:        {lab.redis.endpoint} (no password), "
         f"{lab.redis_auth.endpoint} (password in {lab.dir}/redis-password)"
