@@ -67,10 +67,28 @@ _URL_UNSAFE = set("@:/?#%& ")
 
 _ENV_FILE_SECRETS = frozenset({"harbor.admin_password", "database.password"})
 """Harbor 2.x's prepare writes these unquoted into docker compose env files (core/env)."""
+_YAML_INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
 
 
-def env_file_problem(value: str) -> str | None:
-    """Why compose would read `value` back otherwise from an unquoted env file line."""
+def yaml_plain_problem(value: str) -> str | None:
+    """Why YAML would read `value` otherwise as an unquoted scalar: v2.15.2's prepare writes
+    the Redis password unquoted into the registry's config.yml."""
+    if value[0] in _YAML_INDICATORS:
+        return (
+            f"must not start with '{value[0]}': Harbor writes it unquoted into the "
+            "registry's config.yml, where YAML reads that as syntax"
+        )
+    if ": " in value or " #" in value or value.endswith(":"):
+        return (
+            "must not contain ': ' or ' #' nor end with ':': Harbor writes it unquoted into "
+            "the registry's config.yml, where YAML reads them as syntax"
+        )
+    return None
+
+
+def env_file_problem(value: str, *, dsn: bool = False) -> str | None:
+    """Why compose would read `value` back otherwise from an unquoted env file line; with
+    `dsn`, why Harbor's core would cut it (its PostgreSQL DSN puts it unquoted)."""
     if "$" in value:
         return (
             "must not contain '$': docker compose reads $NAME in Harbor's env files as a variable"
@@ -79,6 +97,11 @@ def env_file_problem(value: str) -> str | None:
         return "must not contain '#': docker compose reads what follows it as a comment"
     if value[0] in "\"'" or "\\" in value:
         return "must not start with a quote nor hold a backslash: docker compose unquotes them"
+    if dsn and any(c.isspace() for c in value):
+        return (
+            "must not contain spaces: Harbor's core puts it unquoted into its PostgreSQL "
+            "connection string (password=...), which ends at a space"
+        )
     return None
 
 
@@ -94,7 +117,7 @@ def value_problem(path: str, value: str, release: str = "1.4") -> str | None:
             f"must be at least {MIN_LENGTH} characters: shorter values are guessed at once, "
             "and could not be hidden in output without hiding ordinary words and numbers"
         )
-    if re.search(r"[\x00-\x1f\x7f]", value):
+    if re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", value):
         return "must be one line without control characters (it goes into harbor.cfg)"
     if value != value.strip():
         return "must not start or end with a space (harbor.cfg strips it)"
@@ -115,7 +138,9 @@ def value_problem(path: str, value: str, release: str = "1.4") -> str | None:
     if path.startswith("storage.config."):
         return storage_value_problem(value, secret=True)
     if path in _ENV_FILE_SECRETS and release.startswith("2."):
-        return env_file_problem(value)
+        return env_file_problem(value, dsn=path == "database.password")
+    if path == "redis.password" and release.startswith("2."):
+        return yaml_plain_problem(value)
     return None
 
 

@@ -134,7 +134,46 @@ def test_2x_passwords_compose_would_misread_are_refused(value: str) -> None:
     assert problem is not None
     assert "docker compose" in problem
     assert value_problem("database.password", value, "1.4") is None  # harbor.cfg takes them
-    assert value_problem("redis.password", value, "2.15") is None  # URL-quoted by prepare
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "words"),
+    [
+        ("database.password", "pg-pass word1", "connection string"),  # pgx's DSN ends there
+        ("redis.password", "redis pass #2", "' #'"),  # cut at the comment in config.yml
+        ("redis.password", "&anc hidden1", "'&'"),  # an anchor, not text
+        ("redis.password", "p@ss: word12", "': '"),  # a mapping
+        ("redis.password", "@dminRedis12", "'@'"),  # reserved
+        ("harbor.admin_password", "abcd\u0085efghij", "control characters"),  # YAML's NEL
+    ],
+)
+def test_2x_secrets_harbor_would_read_otherwise_are_refused(
+    path: str, value: str, words: str
+) -> None:
+    problem = value_problem(path, value, "2.15")
+    assert problem is not None
+    assert words in problem
+    assert value_problem("redis.password", "re@dis:pa/ss%20#x", "2.15") is None  # URL-quoted
+
+
+def test_a_database_name_and_a_master_set_are_named_as_such(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, ANSWERS_2X.replace("  user: harbor\n", "  user: harbor\n  database: reg db\n")
+    )
+    assert "database name, e.g. registry" in found["database.database"]
+    text = ANSWERS_2X.replace(
+        '  endpoints: ["198.51.100.32:6379"]\n',
+        '  endpoints: ["198.51.100.32:26379"]\n  sentinel_master_set: "off"\n',
+    )
+    assert "mymaster" in problems(tmp_path, text)["redis.sentinel_master_set"]
+
+
+def test_one_bad_2x_field_brings_no_false_engine_error(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path, ANSWERS_2X.replace("  user: harbor\n", "  user: harbor\n  ssl_mode: prefer\n")
+    )
+    assert "database.ssl_mode" in found
+    assert "database.engine" not in found
 
 
 # --- harbor.yml ----------------------------------------------------------------------------

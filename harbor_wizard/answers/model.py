@@ -35,12 +35,14 @@ from harbor_wizard.answers.rules import (
 from harbor_wizard.answers.types import (
     SECRET_MARKER,
     Address,
+    DatabaseName,
     DnsName,
     Endpoint,
     HarborVersion,
     InstallerPath,
     Interface,
     LocalPath,
+    MasterSet,
     Name,
     Port,
     SecretRef,
@@ -238,7 +240,7 @@ class Database(StrictModel):
     host: DnsName
     port: Port = Field(default=3306, description="3306 for 1.4; 5432 by default for 2.x.")
     user: UserName = Field(default="root", description="root for 1.4; postgres for 2.x.")
-    database: UserName | None = Field(
+    database: DatabaseName | None = Field(
         default=None,
         description="Harbor 2.x: the database Harbor migrates itself (registry by default).",
     )
@@ -276,7 +278,7 @@ class Redis(StrictModel):
         default=None,
         description="Harbor 2.x only: 1.4's registry connects without a password.",
     )
-    sentinel_master_set: Name | None = Field(
+    sentinel_master_set: MasterSet | None = Field(
         default=None,
         description="Harbor 2.x: the master's name the Sentinels in endpoints know it by.",
     )

@@ -18,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from harbor_wizard.answers.messages import generic
-from harbor_wizard.answers.model import Answers
+from harbor_wizard.answers.model import Answers, release_defaults
 from harbor_wizard.answers.rules import (
     Loc,
     Rule,
@@ -141,8 +141,9 @@ class DataValues:
 def broken_rules(data: Any, invalid: Iterable[Loc]) -> list[Rule]:
     """Every rule between fields that the valid parts of `data` break, at absolute paths.
 
-    `invalid`: the places whose values have their own error (not a rule's)."""
-    root = DataValues(data, invalid)
+    `invalid`: the places whose values have their own error (not a rule's). The release's
+    defaults are put in first, as the model does (2.x's Harbor DB is PostgreSQL)."""
+    root = DataValues(release_defaults(data), invalid)
     if not isinstance(data, dict):
         return []
     found = list(deployment_rules(root))

@@ -243,6 +243,34 @@ def user_name(value: str) -> str:
     return value
 
 
+def database_name(value: str) -> str:
+    if not _USER.match(value):
+        raise _fail(
+            "database_name",
+            "'{value}' is not a safe database name: letters, digits, '_', '.', '-', "
+            "starting with a letter or '_', e.g. registry",
+            value=value,
+        )
+    return value
+
+
+_YAML_WORDS = frozenset({"null", "~", "true", "false", "yes", "no", "on", "off", "y", "n"})
+"""Words YAML 1.1 (Harbor's Go components) reads as null or a boolean, not as text."""
+
+
+def master_set(value: str) -> str:
+    """A Sentinel master set's name: prepare writes it unquoted into YAML files."""
+    if not _USER.match(value) or value.lower() in _YAML_WORDS:
+        raise _fail(
+            "master_set",
+            "'{value}' cannot be a master set's name here: letters, digits, '_', '.', '-', "
+            "starting with a letter or '_', and not a word YAML reads as true, false or "
+            "null (Harbor writes it unquoted), e.g. mymaster",
+            value=value,
+        )
+    return value
+
+
 def routable_ipv4(value: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
     if value.is_loopback or value.is_multicast or value.is_unspecified or value.is_link_local:
         raise _fail(
@@ -299,6 +327,8 @@ Name = Annotated[
 Interface = Annotated[str, AfterValidator(interface)]
 DnsName = Annotated[str, AfterValidator(dns_name)]
 UserName = Annotated[str, AfterValidator(user_name)]
+DatabaseName = Annotated[str, AfterValidator(database_name)]
+MasterSet = Annotated[str, AfterValidator(master_set)]
 Address = Annotated[ipaddress.IPv4Address, AfterValidator(routable_ipv4)]
 HarborVersion = Annotated[
     str,

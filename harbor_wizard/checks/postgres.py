@@ -42,9 +42,11 @@ def session(
     autocommit: bool = False,
 ) -> psycopg.Connection:
     """A libpq session whose every wait is bounded: the connection by `connect_timeout`,
-    each answer by the kernel (TCP_USER_TIMEOUT, keepalives). Names are passed as
-    parameters, never spliced into a connection string."""
+    each answer by the kernel (TCP_USER_TIMEOUT, keepalives), a query waiting on a lock
+    (a core migrating holds one) or running long by the server's own time-outs. Names are
+    passed as parameters, never spliced into a connection string."""
     wait = seconds(timeout)
+    limit = wait * 1000
     return psycopg.connect(
         host=host,
         port=port,
@@ -59,6 +61,7 @@ def session(
         keepalives_count=wait,
         sslmode=ssl_mode,
         autocommit=autocommit,
+        options=f"-c statement_timeout={limit} -c lock_timeout={limit}",
     )
 
 

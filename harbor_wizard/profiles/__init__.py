@@ -143,6 +143,9 @@ class SharedSetting:
     source: Source
     service: str
     """The compose service whose container reads the file at creation."""
+    then_restart: tuple[str, ...] = ()
+    """Services that hold the recreated one's address from their own start (nginx's
+    upstream), restarted after it."""
 
 
 @dataclass(frozen=True)

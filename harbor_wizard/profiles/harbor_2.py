@@ -136,7 +136,11 @@ PROFILE = Profile(
     data_uid=f"{DATA_UID}:{DATA_UID}",
     first_start_only=FIRST_START_ONLY,
     database_phase=DatabasePhase.CREATE_DATABASE,
-    shared_settings=(SharedSetting(CORE_ENV, "CSRF_KEY", Source.CSRF_KEY, "core"),),
+    # nginx.http.conf: `upstream core { server core:8080; }`, resolved once at its start; a
+    # recreated core gets another address.
+    shared_settings=(
+        SharedSetting(CORE_ENV, "CSRF_KEY", Source.CSRF_KEY, "core", then_restart=("proxy",)),
+    ),
     # make/prepare: "If previous secretkeys exist, move it to new location".
     moved_by_prepare=(DATA / "secretkey", DATA / "defaultalias"),
     job_logs_on_disk=False,  # harbor.yml.j2: jobservice.job_loggers [DB]

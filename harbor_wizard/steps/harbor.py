@@ -97,10 +97,13 @@ class UnpackInstaller(Action):
 
 
 COMPOSE_UP = (
-    'cd "$1" && if docker compose version >/dev/null 2>&1; then docker compose up -d; '
-    "else docker-compose up -d; fi"
+    'cd "$1" && shift && if docker compose version >/dev/null 2>&1; then c="docker compose"; '
+    'else c=docker-compose; fi && $c up -d && { [ $# -eq 0 ] || $c restart "$@"; }'
 )
-"""Recreates the containers whose configuration changed, as install.sh's own compose."""
+"""Recreates the containers whose configuration changed, with install.sh's own compose,
+then restarts the services named after it ("$@")."""
+SHARED_MARK = ".harbor-wizard-shared"
+"""In the installer's folder: the digest of the shared lines compose last started with."""
 
 
 def setting_read(setting: SharedSetting) -> remote.Read:
@@ -151,6 +154,8 @@ class RunInstall(Action):
         self.settings = settings
         """Lines install.sh makes at random on each node, set to the deployment's value."""
         self.setting_reads = tuple(setting_read(setting) for setting, _ in settings)
+        self.shared_mark = layout.directory / SHARED_MARK
+        self.shared_mark_read = remote.file_read(self.shared_mark)
         self.directory = layout.directory
         self.mark = layout.directory / INSTALLED_MARK
         self.inputs = inputs
@@ -172,26 +177,38 @@ class RunInstall(Action):
         return digest.hexdigest()
 
     def reads(self) -> tuple[remote.Read, ...]:
-        return (self.mark_read, *self.setting_reads)
+        shared = (self.shared_mark_read, *self.setting_reads) if self.settings else ()
+        return (self.mark_read, *shared)
 
     def inspect(self, ctx: StepContext) -> Change | None:
         change = self._install_change(ctx)
         if change is not None:
             return change
-        differ = self._settings_differ(ctx)
-        if differ:
-            return Change(
-                f"{', '.join(differ)} unlike the other nodes' (install.sh made its own)",
-                kind="settings",
-            )
-        return None
+        return self._settings_change(ctx)
 
-    def _settings_differ(self, ctx: StepContext) -> list[str]:
-        return [
+    def _settings_digest(self) -> str:
+        """Of the shared values: what the mark holds once compose started with them."""
+        return remote.sha256("".join(f"{s.key}={v}\n" for s, v in self.settings).encode())
+
+    def _settings_change(self, ctx: StepContext) -> Change | None:
+        """The shared lines unlike the deployment's in their file, or (the mark says) not
+        yet in the running containers: compose did not finish since they were written."""
+        if not self.settings:
+            return None
+        differ = [
             setting.key
             for (setting, value), read in zip(self.settings, self.setting_reads, strict=True)
             if ctx.read(read).stdout.strip() != remote.sha256(value.encode())
         ]
+        keys = ", ".join(setting.key for setting, _ in self.settings)
+        if differ:
+            summary = f"{', '.join(differ)} unlike the other nodes' (install.sh made its own)"
+            return Change(summary, kind="settings")
+        mark = ctx.read(self.shared_mark_read)
+        if not mark.ok or mark.stdout.strip() != self._settings_digest():
+            summary = f"{keys} in place, but its containers were not recreated with it since"
+            return Change(summary, kind="settings")
+        return None
 
     def _install_change(self, ctx: StepContext) -> Change | None:
         mark = ctx.read(self.mark_read)
@@ -232,7 +249,10 @@ class RunInstall(Action):
             )  # fmt: skip
             if not written.ok:
                 raise StepFailed(f"{ctx.host}: writing {setting.file} failed", written.code)
-        out = remote.run(ctx.ssh, COMPOSE_UP, self.directory, sudo=True, timeout=INSTALL_TIMEOUT)
+        restart = sorted({name for setting, _ in self.settings for name in setting.then_restart})
+        out = remote.run(
+            ctx.ssh, COMPOSE_UP, self.directory, *restart, sudo=True, timeout=INSTALL_TIMEOUT
+        )
         if not out.ok:
             services = ", ".join(sorted({setting.service for setting, _ in self.settings}))
             raise StepFailed(
@@ -240,6 +260,11 @@ class RunInstall(Action):
                 out.code,
                 out.tail(10),
             )
+        mark = remote.write_file(
+            ctx.ssh, self.shared_mark, f"{self._settings_digest()}\n".encode(), mode=0o644
+        )
+        if not mark.ok:
+            raise StepFailed(f"{ctx.host}: recording {self.shared_mark} failed", mark.code)
 
     def _install(self, ctx: StepContext, change: Change) -> str:
         out = remote.run(

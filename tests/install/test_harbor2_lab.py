@@ -202,6 +202,28 @@ def test_a_node_whose_prepare_made_its_own_csrf_key_is_put_right_without_reinsta
     assert vip_get(fresh, "/api/v2.0/systeminfo")[0] == 200
 
 
+def test_a_csrf_key_written_but_never_started_is_started_on_the_next_run(
+    fresh: Lab, deployment: tuple[Path, Path]
+) -> None:
+    """A run stopped between writing the line and compose's `up`: the file is right, the
+    running core is not. The mark of what compose started with tells; the re-run finishes."""
+    answers, secrets = deployment
+    node = fresh.harbor_nodes[0].name
+    fresh[node].run("rm /opt/harbor/.harbor-wizard-shared")
+    assert install(answers, secrets) == 0
+    done = outcomes(answers.parent / "state")
+    assert [k for k, v in done.items() if v == "changed"] == [(node, "install.sh")]
+    log = last_log(answers.parent / "state")
+    message = next(
+        str(e["message"])
+        for e in log
+        if e["event"] == "StepFinished" and e["host"] == node and e["step"] == "install.sh"
+    )
+    assert "not recreated with it since" in message
+    assert install(answers, secrets) == 0
+    assert [k for k, v in outcomes(answers.parent / "state").items() if v == "changed"] == []
+
+
 def test_a_node_holding_1_4_s_secretkey_is_refused_before_anything_changes(
     fresh: Lab, deployment: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -391,6 +391,12 @@ def test_compose_up_recreates_core_only_when_its_env_changed(
     ):
         assert f" Container {other} Running " in again, other
     assert get(f"http://{ip}/")[0] == 200  # the proxy kept running
+    # ... with core's old address (nginx resolved `core` at its own start): 502, for good
+    time.sleep(1.5)
+    assert get(f"http://{ip}/api/v2.0/systeminfo")[0] == 502
+    with lab.connect(node) as conn:
+        restarted = conn.run("cd /opt/harbor && docker compose restart proxy", hide=True).stderr
+    assert " Container nginx Restarting " in restarted
     headers = wait_core(f"http://{ip}/api/v2.0/systeminfo")[2]
     assert headers["X-Standin-Csrf-Key-Sha256"] == hashlib.sha256(shared.encode()).hexdigest()
 

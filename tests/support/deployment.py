@@ -85,7 +85,7 @@ ANSWERS_2X = (
 SECRETS_2X = {
     "harbor.admin_password": "Adm1n-Passw0rd-x7",
     "load_balancer.auth_pass": "vr7pq2ab",
-    "database.password": "pg'Secret\"91 xq",
+    "database.password": "pg'Secret\"91-xq",
     "redis.password": "re@dis:pa/ss%20#x",
 }
 """Values that would break unquoted YAML or an unescaped redis:// URL."""

@@ -181,7 +181,7 @@ class Handler(BaseHTTPRequestHandler):
         is_core = path.startswith(CORE_PATHS)
         if now < record.get("ready_at", 0) or (is_core and now < record.get("core_ready_at", 0)):
             return self._send(502, BAD_GATEWAY, "text/html")
-        if is_core and not migrated.is_set():
+        if is_core and (not migrated.is_set() or record.get("proxy_stale")):
             return self._send(502, BAD_GATEWAY, "text/html")
         if not is_core:
             body = f"<html><title>Harbor</title><body>Harbor stand-in on {NODE}</body></html>"
