@@ -129,7 +129,10 @@ async def test_harbor_2_fill_review_save_install_done(
     assert len({csrf_key(lab, node) for node in nodes}) == 1
 
     # The saved file (its secrets where the TUI kept them) re-run unattended: nothing to do.
+    logs = Path(os.environ["HARBOR_WIZARD_STATE_DIR"]) / "lab" / "logs"
+    before = set(logs.glob("*.jsonl"))
     assert main(["--answers", str(written)]) == 0
-    done = outcomes(Path(os.environ["HARBOR_WIZARD_STATE_DIR"]))
+    assert set(logs.glob("*.jsonl")) - before  # the re-run's own log
+    done = outcomes(logs.parent.parent)
     assert done
     assert [step for step, outcome in done.items() if outcome == "changed"] == []
