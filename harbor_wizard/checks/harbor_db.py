@@ -429,6 +429,26 @@ def login_failure(
     return f"{where}: {failure(exc, timeout)}", "database.host"
 
 
+PORT_REASONS = ("refused", "not PostgreSQL", "closed the connection", "reset", "truncated")
+"""The host answered, but not as PostgreSQL on that port: the port is what to look at."""
+
+
+def unreachable(where: str, port: int, exc: pgwire.Unreachable, timeout: float) -> CheckResult:
+    """No PostgreSQL start-up answer, said at the field to look at: a silent host at the
+    host, a host that answers otherwise at the port (MariaDB's 3306 named as such)."""
+    if exc.silent or not any(reason in exc.reason for reason in PORT_REASONS):
+        why = silent(seconds(timeout)) if exc.silent else exc.reason
+        return error("harbor_db.login", TARGET, f"{where}: {why}", field_path="database.host")
+    if port == 3306:
+        hint = "3306 is MariaDB's port: Harbor 2.x keeps its data in PostgreSQL, usually on 5432"
+    elif "refused" in exc.reason:
+        hint = f"nothing listens on port {port} there (PostgreSQL's default port is 5432)"
+    else:
+        hint = f"what answers on port {port} is not PostgreSQL (its default port is 5432)"
+    message = f"{where}: {exc.reason}: {hint}"
+    return error("harbor_db.login", TARGET, message, field_path="database.port")
+
+
 @probe("harbor_db")
 def harbor_database_checks(
     host: str,
@@ -446,8 +466,7 @@ def harbor_database_checks(
     try:  # bounded, and says what the server asks: libpq does not tell
         asked = pgwire.ask(host, port, user, database, seconds(timeout))
     except pgwire.Unreachable as exc:
-        why = silent(seconds(timeout)) if exc.silent else exc.reason
-        return [error("harbor_db.login", TARGET, f"{where}: {why}", field_path="database.host")]
+        return [unreachable(where, port, exc, timeout)]
     method = ""
     if isinstance(asked, pgwire.AuthRequest):
         if asked.code in PGX_CANNOT:

@@ -168,6 +168,18 @@ def test_a_silent_server_times_out(lab: Lab) -> None:
     ]  # fmt: skip
 
 
+def test_a_wrong_port_is_said_at_the_port(lab: Lab) -> None:
+    """MariaDB's 3306 (an operator moving from 1.4) and a port nothing listens on: the host
+    answers, so the port is what to change."""
+    password = SecretStr(lab.postgres.password)
+    mariadb = harbor_database_checks(lab.mariadb.ip, 3306, "postgres", password, DATABASE)
+    assert [(r.check, r.field_path) for r in mariadb] == [("harbor_db.login", "database.port")]
+    assert "3306 is MariaDB's port" in mariadb[0].message
+    closed = harbor_database_checks(lab.postgres.ip, 5499, "postgres", password, DATABASE)
+    assert [(r.check, r.field_path) for r in closed] == [("harbor_db.login", "database.port")]
+    assert "connection refused: nothing listens on port 5499" in closed[0].message
+
+
 # --- the database: missing, created, PostgreSQL 15's public schema -----------------------------
 
 
