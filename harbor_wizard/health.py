@@ -540,7 +540,12 @@ def _redis(answers: Answers, secrets: dict[str, SecretStr], timeout: float) -> s
             answers.redis.sentinel_master_set, {}, timeout,
         )  # fmt: skip
         return next((r.message for r in results if r.status is Status.ERROR), None)
-    client = redis.connect(answers.redis.endpoints[0], secrets.get("redis.password"), timeout)
+    endpoint, password = answers.redis.endpoints[0], secrets.get("redis.password")
+    client = (
+        redis.harbor_client(endpoint, password, None, timeout)  # 2.x: as Harbor logs in
+        if answers.database.engine == "postgresql"
+        else redis.connect(endpoint, password, timeout)
+    )
     try:
         client.ping()
     except redis_client.TimeoutError:

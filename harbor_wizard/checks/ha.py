@@ -142,7 +142,11 @@ def redis_ha(
     except redis_client.TimeoutError:
         return _unknown("redis.ha", "redis", where, mariadb.silent(timeout), "redis.endpoints")
     except redis_client.RedisError as exc:
-        return _unknown("redis.ha", "redis", where, str(exc), "redis.endpoints")
+        refused = isinstance(exc, redis_client.AuthenticationError) or any(
+            word in str(exc) for word in ("NOAUTH", "WRONGPASS", "invalid password")
+        )
+        why = "it refused the login (the Redis password check says why)" if refused else str(exc)
+        return _unknown("redis.ha", "redis", where, why, "redis.endpoints")
     finally:
         client.close()
     sentinels = int(numsub[0][1]) if numsub else 0

@@ -13,7 +13,7 @@ import pytest
 import redis as redis_client
 from pydantic import SecretStr
 
-from harbor_wizard.checks import Status
+from harbor_wizard.checks import Status, ha
 from harbor_wizard.checks.redis import redis_checks_2x
 from harbor_wizard.checks.result import CheckResult
 from tests.lab import Lab
@@ -296,3 +296,10 @@ def test_silent_redis_and_sentinels_time_out(
         ("redis.sentinel", Status.ERROR, f"Sentinel at {open_one.endpoint}: {SILENT}"),
         ("redis.sentinel", Status.ERROR, f"Sentinel at {locked.endpoint}: {SILENT}"),
     ]
+
+
+def test_the_ha_probe_does_not_repeat_a_refused_login_in_the_driver_s_words(lab: Lab) -> None:
+    result = ha.redis_ha(lab.redis_auth.endpoint, SecretStr("not-the-password-1"))[0]
+    assert result.status is Status.WARNING
+    assert "refused the login (the Redis password check says why)" in result.message
+    assert "username-password" not in result.message
