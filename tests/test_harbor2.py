@@ -316,3 +316,20 @@ def test_a_2x_plan_without_trivy_says_so(tmp_path: Path) -> None:
     plan = build_plan(inputs)
     assert any("without a vulnerability scanner" in note for note in plan.notes)
     assert "harbor.with_trivy" in plan.describe()
+
+
+def test_problems_are_listed_in_the_file_s_order(tmp_path: Path) -> None:
+    """Fields' own problems and rules between fields, mixed, top to bottom (a new operator
+    saw 8, 34, 40, then 29)."""
+    text = (
+        ANSWERS_2X.replace("with_trivy: true", "with_clair: true")
+        .replace("  user: harbor\n", "  engine: mariadb\n  user: harbor\n")
+        .replace('["198.51.100.32:6379"]', '["198.51.100.32:26379", "198.51.100.33:26379"]')
+        .replace("vip: 198.51.100.100", "vip: 198.51.100.300")
+    )
+    answers, secrets = write_deployment(tmp_path, text, SECRETS_2X)
+    with pytest.raises(InvalidInput) as caught:
+        load_inputs(answers, secrets)
+    lines = [p.line for p in caught.value.problems]
+    assert len(lines) >= 4
+    assert lines == sorted(lines)  # type: ignore[type-var]

@@ -211,6 +211,8 @@ def validate(
         if (problem.path, problem.message) not in seen:
             seen.add((problem.path, problem.message))
             problems.append(problem)
+    # In the file's order, as a person reads it (fields' own problems and rules mixed).
+    problems.sort(key=lambda p: (p.line is None, p.line or 0))
     return None, problems
 
 
