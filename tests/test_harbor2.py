@@ -3,14 +3,16 @@ renders (read back the way prepare reads it), the files every node shares, and t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from harbor_wizard.answers import InvalidInput
+from harbor_wizard.answers import InvalidInput, answers_schema
 from harbor_wizard.checks import ha
 from harbor_wizard.checks.result import Status
 from harbor_wizard.cli import main
@@ -333,3 +335,25 @@ def test_problems_are_listed_in_the_file_s_order(tmp_path: Path) -> None:
     lines = [p.line for p in caught.value.problems]
     assert len(lines) >= 4
     assert lines == sorted(lines)  # type: ignore[type-var]
+
+
+def schema_errors(text: str) -> list[str]:
+    """What an editor (a JSON Schema validator) says of an answers file."""
+    data = json.loads(json.dumps(YAML(typ="safe").load(text)))
+    validator = jsonschema.Draft202012Validator(answers_schema())
+    return [e.message for e in validator.iter_errors(data)]
+
+
+def test_the_schema_tells_editors_each_release_s_fields() -> None:
+    assert schema_errors(ANSWERS) == []
+    assert schema_errors(ANSWERS_2X) == []
+    mariadb_2x = ANSWERS_2X.replace("  user: harbor\n", "  engine: mariadb\n  user: harbor\n")
+    assert schema_errors(mariadb_2x) == ["'mariadb' is not one of ['postgresql']"]
+    clair_2x = ANSWERS_2X + "clair_database:\n  host: 198.51.100.31\n  password: <secret>\n"
+    assert schema_errors(clair_2x) != []
+    redis_14 = ANSWERS.replace(
+        '["198.51.100.32:6379"]\n', '["198.51.100.32:6379"]\n  password: <secret>\n'
+    )
+    assert schema_errors(redis_14) != []
+    port = answers_schema()["allOf"][0]["then"]["properties"]["database"]["properties"]["port"]
+    assert port == {"default": 5432}

@@ -23,7 +23,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from harbor_wizard.answers import bounded, messages, partial
-from harbor_wizard.answers.model import SUPPORTED_VERSION, Answers
+from harbor_wizard.answers.model import POSTGRES_DEFAULTS, SUPPORTED_VERSION, Answers
+from harbor_wizard.answers.rules import REDIS_DB_INDEXES
 from harbor_wizard.answers.types import SecretRef, secret_ref
 from harbor_wizard.problems import InvalidInput, Problem
 
@@ -263,7 +264,43 @@ def answers_schema() -> dict[str, Any]:
     schema = Answers.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "harbor-wizard answers file"
+    schema["allOf"] = [_release_schema()]
     return schema
+
+
+def _release_schema() -> dict[str, Any]:
+    """What each release takes, for editors: the model's release rules (answers.rules) in
+    the schema's words, and 2.x's Harbor DB defaults (model.POSTGRES_DEFAULTS)."""
+    is_2x = {
+        "properties": {"harbor": {"properties": {"version": {"pattern": r"^2\."}}}},
+        "required": ["harbor"],
+    }
+    postgres = {key: {"default": value} for key, value in POSTGRES_DEFAULTS.items()}
+    postgres["engine"]["enum"] = ["postgresql"]
+    only_2x = ["password", "sentinel_master_set", *REDIS_DB_INDEXES]
+    return {
+        "if": is_2x,
+        "then": {
+            "properties": {
+                "harbor": {"properties": {"with_clair": {"const": False}}},
+                "database": {"properties": postgres},
+                "clair_database": False,
+            }
+        },
+        "else": {
+            "properties": {
+                "harbor": {"properties": {"with_trivy": {"const": False}}},
+                "database": {
+                    "properties": {
+                        "engine": {"enum": ["mariadb"]},
+                        "database": False,
+                        "ssl_mode": False,
+                    }
+                },
+                "redis": {"properties": dict.fromkeys(only_2x, False)},
+            }
+        },
+    }
 
 
 def atomic_write(path: Path, text: str, mode: int) -> None:
