@@ -424,6 +424,14 @@ def login_failure(
         )
     if "role" in text and "does not exist" in text:
         return f"{where}: user '{user}' does not exist", "database.user"
+    if "certificate verify failed" in text or "self-signed" in text:
+        return (
+            f"{where}: {failure(exc, timeout)}: its certificate is not from a CA this machine "
+            "trusts, and Harbor's core verifies it against its container's public CAs the "
+            "same way; use a certificate from a public CA, or ssl_mode: require (encrypted, "
+            "not verified)",
+            "database.ssl_mode",
+        )
     if "SSL" in text or "certificate" in text or "GSSAPI" in text:
         return f"{where}: {failure(exc, timeout)}", "database.ssl_mode"
     return f"{where}: {failure(exc, timeout)}", "database.host"

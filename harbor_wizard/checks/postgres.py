@@ -62,6 +62,9 @@ def session(
         sslmode=ssl_mode,
         autocommit=autocommit,
         options=f"-c statement_timeout={limit} -c lock_timeout={limit}",
+        # verify-ca/verify-full: this machine's public CAs, as Harbor's core verifies with
+        # its container's (libpq's default would be ~/.postgresql/root.crt).
+        sslrootcert="system" if ssl_mode.startswith("verify") else None,
     )
 
 

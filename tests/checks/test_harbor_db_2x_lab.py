@@ -347,3 +347,15 @@ def test_the_step_stops_on_the_public_schema_trap(lab: Lab) -> None:
         step = PrepareHarborDatabase(lab.postgres.ip, lab.postgres.port, USER, DATABASE)
         with pytest.raises(StepFailed, match="may not create tables in schema 'public'"):
             step.inspect(context())
+
+
+@pytest.mark.parametrize("ssl_mode", ["require", "verify-full"])
+def test_tls_asked_of_a_server_without_it_is_said_at_ssl_mode(lab: Lab, ssl_mode: str) -> None:
+    password = SecretStr(lab.postgres.password)
+    results = harbor_database_checks(
+        lab.postgres.ip, lab.postgres.port, "postgres", password, DATABASE, ssl_mode
+    )
+    login = next(r for r in results if r.check == "harbor_db.login")
+    assert login.status is Status.ERROR
+    assert login.field_path == "database.ssl_mode"
+    assert "SSL" in login.message
