@@ -7,6 +7,7 @@ throughout: every fix the checks print is run here as printed, and must work.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from harbor_wizard.checks.result import CheckResult
 from harbor_wizard.steps.base import StepContext, StepFailed
 from harbor_wizard.steps.harbor_db import PrepareHarborDatabase
 from tests.lab import Lab
+from tests.support.tlsfiles import write_tls
 
 pytestmark = pytest.mark.lab
 
@@ -359,3 +361,39 @@ def test_tls_asked_of_a_server_without_it_is_said_at_ssl_mode(lab: Lab, ssl_mode
     assert login.status is Status.ERROR
     assert login.field_path == "database.ssl_mode"
     assert "SSL" in login.message
+
+
+@pytest.fixture
+def postgres_tls(lab: Lab) -> Iterator[None]:
+    """The lab's PostgreSQL serving TLS with a certificate of a private CA (root ->
+    intermediate -> leaf), as a DBA sets it up; off again afterwards."""
+    datadir = lab.postgres.datadir
+    write_tls(datadir, [lab.postgres.ip])
+    for name in ("server.crt", "server.key"):
+        shutil.chown(datadir / name, "postgres", "postgres")
+        (datadir / name).chmod(0o600)
+    with superuser(lab) as conn:
+        conn.execute("ALTER SYSTEM SET ssl = on")
+    lab.postgres.reload()
+    time.sleep(1)
+    try:
+        yield
+    finally:
+        with superuser(lab) as conn:
+            conn.execute("ALTER SYSTEM RESET ssl")
+        lab.postgres.reload()
+        time.sleep(1)
+
+
+def test_tls_with_a_private_ca_require_logs_in_verify_says_what_to_do(
+    lab: Lab, postgres_tls: None
+) -> None:
+    password = SecretStr(lab.postgres.password)
+    ip, port = lab.postgres.ip, lab.postgres.port
+    required = harbor_database_checks(ip, port, "postgres", password, DATABASE, "require")
+    assert next(r for r in required if r.check == "harbor_db.login").status is Status.OK
+    verified = harbor_database_checks(ip, port, "postgres", password, DATABASE, "verify-full")
+    login = next(r for r in verified if r.check == "harbor_db.login")
+    assert login.status is Status.ERROR
+    assert login.field_path == "database.ssl_mode"
+    assert "ssl_mode: require" in login.message
