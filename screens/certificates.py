@@ -16,7 +16,7 @@ PASSPHRASE = "tls.private_key_passphrase"
 
 class CertificatesScreen(FormScreen):
     CSS_PATH = "certificates.tcss"
-    TITLE_TEXT = "7 Certificates: Harbor's https certificate, key and CA"
+    TITLE_TEXT = "Certificates: Harbor's https certificate, key and CA"
     SECTIONS = ("tls",)
 
     def fields(self) -> ComposeResult:

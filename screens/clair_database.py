@@ -15,7 +15,7 @@ from harbor_wizard.views.form import FormScreen, Job, LiveCheck
 
 class ClairDatabaseScreen(FormScreen):
     CSS_PATH = "clair_database.tcss"
-    TITLE_TEXT = "4 Clair DB: the external PostgreSQL for vulnerability scanning"
+    TITLE_TEXT = "Clair DB: the external PostgreSQL for vulnerability scanning"
     SECTIONS = ("clair_database",)
 
     def fields(self) -> ComposeResult:

@@ -18,7 +18,7 @@ SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
 
 class DatabaseScreen(FormScreen):
     CSS_PATH = "database.tcss"
-    TITLE_TEXT = "3 Harbor DB: the external MariaDB (database 'registry')"
+    TITLE_TEXT = "Harbor DB: the external MariaDB (database 'registry')"
     SECTIONS = ("database",)
 
     @property
@@ -27,10 +27,11 @@ class DatabaseScreen(FormScreen):
 
     def title_text(self) -> str:
         if self.postgres:
-            return "3 Harbor DB: the external PostgreSQL (Harbor 2.15)"
+            return "Harbor DB: the external PostgreSQL (Harbor 2.15)"
         return self.TITLE_TEXT
 
     def fields(self) -> ComposeResult:
+        yield from self._stray_engine()
         if self.postgres:
             yield from self._postgres_fields()
             return
@@ -43,6 +44,14 @@ class DatabaseScreen(FormScreen):
             "(alone, it is a warning); Harbor 1.4 names its database 'registry'.",
             classes="explain",
         )
+
+    def _stray_engine(self) -> ComposeResult:
+        """An opened file's engine that this release does not use (MariaDB for 2.x,
+        PostgreSQL for 1.4): refused on a field that offers the right one."""
+        engine = self.draft.get("database.engine")
+        right = "postgresql" if self.postgres else "mariadb"
+        if engine is not None and engine != right:
+            yield self.row(Spec("database.engine", "Engine", "choice", (str(engine), right)))
 
     def _postgres_fields(self) -> ComposeResult:
         yield self.row(Spec("database.host", "Host", placeholder="pg.example.com"))

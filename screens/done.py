@@ -52,7 +52,10 @@ class DoneScreen(Screen[None]):
                 word = "ok" if state.outcome is Outcome.PASSED else state.status
                 lines.append(f"  [{word}] {state.host}: {state.title}: {state.message}")
         warnings = preflight_warnings(saved, progress)
-        yield Static(f"11 Done: Harbor is installed{_count(warnings)}", classes="title")
+        yield Static(
+            self.wizard.numbered("done", f"Done: Harbor is installed{_count(warnings)}"),
+            classes="title",
+        )
         with VerticalScroll(id="done"):
             yield Static(Text(f"Harbor answers at {url} (the VIP {answers.vip})."), id="url")
             if warnings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import textwrap
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -12,7 +14,6 @@ from textual.widgets import Static
 
 KEYS = """\
 Keys (keyboard only; every screen fits 80x24)
-
   Tab, Shift+Tab  next / previous field (keys typed ahead land in it)
   Enter           leave a field for the next one; press a focused button
   Left, Right     change a < choice > (Space too); move between buttons
@@ -31,7 +32,7 @@ What you see
                   leave the field or press F2
   > Label         the field that has the focus
 
-Unattended: harbor-wizard --answers FILE [--secrets FILE] [--dry-run]
+{screens}Unattended: harbor-wizard --answers FILE [--secrets FILE] [--dry-run]
 """
 
 
@@ -42,7 +43,24 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="box"):
             # Not markup: "[ok]" and "[error]" are the words the screens show.
-            yield Static(KEYS, markup=False)
+            yield Static(KEYS.format(screens=self.screens()).rstrip("\n"), markup=False)
+
+    def screens(self) -> str:
+        """The screens this release and these answers show, numbered as their titles are
+        (a skipped screen takes no number); "" before there is a draft (the start)."""
+        from harbor_wizard.views.app import CLASSES
+
+        wizard: Any = self.app
+        if getattr(wizard, "draft", None) is None:
+            return ""
+        names = []
+        for name in [*wizard.flow(), "install", "done"]:
+            module = importlib.import_module(f"harbor_wizard.screens.{name}")
+            title = getattr(getattr(module, CLASSES[name]), "TITLE_TEXT", "") or name.title()
+            names.append(wizard.numbered(name, title.split(":")[0]).replace(" ", "\xa0"))
+        text = "Screens: " + ", ".join(names)
+        lines = textwrap.wrap(text, 76, subsequent_indent="  ")
+        return "\n".join(lines).replace("\xa0", " ") + "\n"
 
     def action_close(self) -> None:
         self.dismiss(None)

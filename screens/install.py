@@ -74,7 +74,10 @@ class InstallScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         saved = self.wizard.saved
-        yield Static(f"10 Install: {saved.inputs.answers.name}", classes="title")
+        yield Static(
+            self.wizard.numbered("install", f"Install: {saved.inputs.answers.name}"),
+            classes="title",
+        )
         yield Static("", id="totals")
         tree: Tree[Any] = AsciiTree("deployment") if self.wizard.ascii_only else Tree("deployment")
         tree.id = "progress"

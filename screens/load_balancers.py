@@ -16,7 +16,7 @@ KEEPALIVED_FIELDS = ("interface", "virtual_router_id", "auth_pass", "nodes")
 
 class LoadBalancersScreen(FormScreen):
     CSS_PATH = "load_balancers.tcss"
-    TITLE_TEXT = "2 Load balancers: Keepalived holds the VIP on one of two LBs"
+    TITLE_TEXT = "Load balancers: Keepalived holds the VIP on one of two LBs"
     SECTIONS = ("load_balancer",)
 
     def fields(self) -> ComposeResult:

@@ -25,7 +25,7 @@ INDEX_LABELS = {
 
 class RedisScreen(FormScreen):
     CSS_PATH = "redis.tcss"
-    TITLE_TEXT = "5 Redis: one endpoint, without a password (Harbor 1.4 sends none)"
+    TITLE_TEXT = "Redis: one endpoint, without a password (Harbor 1.4 sends none)"
     SECTIONS = ("redis",)
 
     @property
@@ -34,7 +34,7 @@ class RedisScreen(FormScreen):
 
     def title_text(self) -> str:
         if self.harbor_2:
-            return "5 Redis: a server or its Sentinels, with a password (Harbor 2.15)"
+            return "Redis: a server or its Sentinels, with a password (Harbor 2.15)"
         return self.TITLE_TEXT
 
     def fields(self) -> ComposeResult:

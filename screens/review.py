@@ -82,7 +82,8 @@ class ReviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         draft = self.wizard.draft
         default = draft.path or Path.cwd() / f"{draft.get('name')}.yaml"
-        yield Static("9 Review: save the answers, read the plan, then install", classes="title")
+        title = "Review: save the answers, read the plan, then install"
+        yield Static(self.wizard.numbered("review", title), classes="title")
         with Horizontal(classes="save-as"):
             yield Label("> Save as ", classes="label", id="save-as")
             yield Input(str(default), id="path", compact=True)
@@ -118,13 +119,16 @@ class ReviewScreen(Screen[None]):
     def screen_of(self, path: str) -> str:
         """The screen ("3 Harbor DB") where the answer at `path` is entered, or ""."""
         from harbor_wizard.views.app import CLASSES
+        from harbor_wizard.views.form import owned
 
+        line = self.wizard.draft.release_line()
         for name in self.wizard.flow():
             module = importlib.import_module(f"harbor_wizard.screens.{name}")
             screen = getattr(module, CLASSES[name])
-            for section in getattr(screen, "SECTIONS", ()):
+            for section in owned(screen, line):
                 if path == section or path.startswith((section + ".", section + "[")):
-                    return str(screen.TITLE_TEXT).split(":")[0]
+                    title = str(screen.TITLE_TEXT).split(":")[0]
+                    return str(self.wizard.numbered(name, title))
         return ""
 
     def _where(self, path: str) -> str:

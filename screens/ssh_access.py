@@ -22,7 +22,7 @@ from harbor_wizard.views.live import worst
 
 class SshAccessScreen(FormScreen):
     CSS_PATH = "ssh_access.tcss"
-    TITLE_TEXT = "8 SSH access: how the wizard logs in to every host"
+    TITLE_TEXT = "SSH access: how the wizard logs in to every host"
     SECTIONS = ("ssh",)
     BINDINGS: ClassVar[list[Any]] = [
         Binding("f6", "accept", "Accept key"),

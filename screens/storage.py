@@ -38,7 +38,7 @@ def own_keys(provider: str) -> list[str]:
 
 class StorageScreen(FormScreen):
     CSS_PATH = "storage.tcss"
-    TITLE_TEXT = "6 Storage: where the registry keeps image layers"
+    TITLE_TEXT = "Storage: where the registry keeps image layers"
     SECTIONS = ("storage",)
 
     def fields(self) -> ComposeResult:

@@ -35,6 +35,9 @@ SCANNER = {
     "1.4": ("harbor.with_clair", "Scanning (Clair)"),
     "2.15": ("harbor.with_trivy", "Scanning (Trivy)"),
 }
+STRAY_SECTIONS = {"1.4": (), "2.15": ("clair_database",)}
+"""Sections only the other release has, fixed on this screen (with its scanner) when an
+opened file has them."""
 _INSTALLER_VERSION = re.compile(r"harbor-offline-installer-v(\d+\.\d+\.\d+)\.tgz")
 
 
@@ -52,12 +55,21 @@ class ReleaseRow(FieldRow):
 
 class TopologyScreen(FormScreen):
     CSS_PATH = "topology.tcss"
-    TITLE_TEXT = "1 Topology: release, name, Harbor's address, VIP, Harbor nodes"
+    TITLE_TEXT = "Topology: release, name, Harbor's address, VIP, Harbor nodes"
     SECTIONS = ("version", "name", "harbor", "vip", "harbor_nodes")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("f6", "add_node", "Add node"),
         Binding("f7", "remove_node", "Remove node"),
     ]
+
+    @classmethod
+    def sections_for(cls, line: str) -> tuple[str, ...]:
+        return (*cls.SECTIONS, *STRAY_SECTIONS[line])
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._stray: dict[str, Any] = {}
+        """The other release's scanner key and sections, while switched off here."""
 
     def fields(self) -> ComposeResult:
         line = self.draft.release_line()
@@ -71,6 +83,7 @@ class TopologyScreen(FormScreen):
         yield self.row(Spec("harbor.protocol", "Protocol", "choice", ("http", "https")))
         scanner, label = SCANNER[line]
         yield self.row(Spec(scanner, label, "bool"))
+        yield from self._stray_scanner(line)
         yield self.row(Spec("harbor.installer", "Offline installer", placeholder="./harbor-*.tgz"))
         yield self.row(Spec("harbor.admin_password", "Admin password", "secret"))
         note = self.first_start_note("harbor.admin_password")
@@ -89,6 +102,41 @@ class TopologyScreen(FormScreen):
                     also=(f"harbor_nodes[{index}]",),
                 )
             )
+
+    def _stray_scanner(self, line: str) -> ComposeResult:
+        """The other release's scanner, when an opened file switches it on (a 2.x file
+        with Clair, or a Clair DB section): refused, on a field that switching it off
+        clears (its key and sections leave the answers)."""
+        other = "2.15" if line == "1.4" else "1.4"
+        path, label = SCANNER[other]
+        sections = STRAY_SECTIONS[line]
+        if self.draft.get(path) or any(s in self.draft.data for s in sections):
+            spec = Spec(path, label, "bool", also=sections, bound=False)
+            yield FieldRow(spec, True)
+            gone = " ".join(f"and the file's {section} section" for section in sections)
+            yield Static(
+                Text(f"Harbor {line} has no {label[10:-1]}: 'no' removes {path} {gone}".strip()),
+                classes="stray",
+            )
+
+    def _switch_stray(self, row: FieldRow) -> None:
+        """Switch the other release's scanner off (its key and sections kept aside on
+        this screen) or back on."""
+        harbor = self.draft.data.setdefault("harbor", {})
+        key = row.spec.path.split(".", 1)[1]
+        if row.value:
+            if key in self._stray:
+                harbor[key] = self._stray.pop(key)
+            for section in row.spec.also:
+                if section in self._stray:
+                    self.draft.data[section] = self._stray.pop(section)
+            harbor.setdefault(key, True)
+        else:
+            if key in harbor:
+                self._stray[key] = harbor.pop(key)
+            for section in row.spec.also:
+                if section in self.draft.data:
+                    self._stray[section] = self.draft.data.pop(section)
 
     def row(self, spec: Spec, default: Any = None) -> FieldRow:
         if spec.path == "harbor_nodes[0].name":
@@ -153,6 +201,8 @@ class TopologyScreen(FormScreen):
             if line != self.draft.release_line():
                 self.draft.switch_release(line, self._installer_version(line))
                 await self._rebuild("harbor-version")
+        elif not row.spec.bound:
+            self._switch_stray(row)
         elif row.spec.path == "harbor.with_clair":
             self.draft.enable("clair_database", bool(row.value))
         elif row.spec.path == "harbor.protocol":

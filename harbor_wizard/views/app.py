@@ -40,6 +40,20 @@ FORMS = (
 """The screens in order; Clair DB only with Harbor 1.4's scanning, certificates only with
 https."""
 
+AFTER_REVIEW = {"install": 1, "done": 2}
+"""The screens after review, counted from it."""
+
+
+def flow_of(release: str, with_clair: bool, protocol: Any) -> list[str]:
+    """The form screens shown, in order, for a release line ("1.4", "2.x") and answers."""
+    skip = set()
+    if release != "1.4" or not with_clair:
+        skip.add("clair_database")
+    if protocol != "https":
+        skip.add("certificates")
+    return [name for name in FORMS if name not in skip]
+
+
 CLASSES = {
     "start": "StartScreen",
     "status": "StatusScreen",
@@ -147,25 +161,44 @@ class WizardApp(App[int]):
 
     def flow(self) -> list[str]:
         draft = self.draft
-        skip = set()
-        if draft.release() != "1.4" or not draft.get("harbor.with_clair"):
-            skip.add("clair_database")
-        if draft.get("harbor.protocol") != "https":
-            skip.add("certificates")
-        return [name for name in FORMS if name not in skip]
+        return flow_of(
+            draft.release(), bool(draft.get("harbor.with_clair")), draft.get("harbor.protocol")
+        )
+
+    def number(self, name: str) -> int:
+        """The screen's number among those this release and these answers show, so that
+        no number is skipped (install and done follow review)."""
+        if self.draft is not None:
+            order = self.flow()
+        elif self.saved is not None:  # an install resumed without the guided screens
+            harbor = self.saved.inputs.answers.harbor
+            order = flow_of(
+                "2.x" if harbor.version.startswith("2.") else "1.4",
+                bool(getattr(harbor, "with_clair", False)),
+                harbor.protocol,
+            )
+        else:
+            order = list(FORMS)
+        if name in order:
+            return order.index(name) + 1
+        return len(order) + AFTER_REVIEW.get(name, 0)
+
+    def numbered(self, name: str, title: str) -> str:
+        """`title` ("Harbor DB: ...") as the screen shows it: "3 Harbor DB: ..."."""
+        return f"{self.number(name)} {title}"
 
     def go(self, name: str) -> None:
         self.switch_screen(self.make(name))
 
     def forward(self, screen: Screen[Any]) -> None:
         order = self.flow()
-        name = _name_of(screen)
+        name = name_of(screen)
         if name in order and order.index(name) + 1 < len(order):
             self.go(order[order.index(name) + 1])
 
     def back(self, screen: Screen[Any]) -> None:
         order = self.flow()
-        name = _name_of(screen)
+        name = name_of(screen)
         if name in order and order.index(name) > 0:
             self.go(order[order.index(name) - 1])
         elif name == order[0] and self.first == "start":
@@ -198,5 +231,6 @@ def screen_css(name: str) -> Path:
     return (Path(screens.__path__[0]) / f"{name}.tcss").resolve()
 
 
-def _name_of(screen: Screen[Any]) -> str:
-    return type(screen).__module__.rsplit(".", 1)[-1]
+def name_of(screen: Screen[Any] | type[Screen[Any]]) -> str:
+    """The screen's name in the flow (its module's): "database"."""
+    return screen.__module__.rsplit(".", 1)[-1]

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Input, Static
 
 from harbor_wizard.checks.result import CheckResult, Status
 from harbor_wizard.views import live
+from harbor_wizard.views.app import name_of
 from harbor_wizard.views.draft import Draft, field_of
 from harbor_wizard.views.fields import FieldRow, Spec
 
@@ -47,7 +48,8 @@ class Form(VerticalScroll, can_focus=False):
 
 
 class FormScreen(Screen[None]):
-    """A screen of fields; subclasses give ``TITLE_TEXT``, ``SECTIONS``, ``fields()``."""
+    """A screen of fields; subclasses give ``TITLE_TEXT`` (numbered as the flow shows it),
+    ``SECTIONS``, ``fields()``."""
 
     TITLE_TEXT: ClassVar[str] = ""
     SECTIONS: ClassVar[tuple[str, ...]] = ()
@@ -94,14 +96,20 @@ class FormScreen(Screen[None]):
 
     # -- building -------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(self.title_text(), classes="title")
+        yield Static(self.wizard.numbered(name_of(self), self.title_text()), classes="title")
         with Form(classes="form"):
             yield from self.fields()
             yield Static("", classes="notice")
         yield Footer()
 
+    @classmethod
+    def sections_for(cls, line: str) -> tuple[str, ...]:
+        """The answers paths this screen owns for release `line` ("1.4", "2.15")."""
+        return cls.SECTIONS
+
     def title_text(self) -> str:
-        """The title for the draft's release (the part before ':' names the screen)."""
+        """The title for the draft's release, without its number (the part before ':'
+        names the screen)."""
         return self.TITLE_TEXT
 
     def fields(self) -> ComposeResult:
@@ -164,6 +172,7 @@ class FormScreen(Screen[None]):
         (not `commit`), errors on screen follow the value (and go once it is right),
         but none appears until the field is left."""
         problems = self.draft.problems()
+        line = self.draft.release_line()
         rows = self.rows()
         known = {path: row for row in rows for path in row.spec.paths}
         mine: dict[str, str] = {}
@@ -176,7 +185,7 @@ class FormScreen(Screen[None]):
                 row = known[owner]
                 row.error = row.error or (message if owner == path else f"{path}: {message}")
                 mine[path] = message
-            elif any(_under(path, section) for section in self.SECTIONS):
+            elif any(_under(path, section) for section in self.sections_for(line)):
                 loose.append(f"error: {path or 'answers'}: {message}")
                 mine[path] = message
         for row in rows:
@@ -202,12 +211,12 @@ class FormScreen(Screen[None]):
         for name in self.wizard.flow():
             module = importlib.import_module(f"harbor_wizard.screens.{name}")
             screen = getattr(module, CLASSES[name])
-            sections = getattr(screen, "SECTIONS", ())
+            sections = owned(screen, self.draft.release_line())
             paths = [p for p in problems if any(_under(p, s) for s in sections)]
             problems = [p for p in problems if p not in paths]
             if paths and screen is not mine:
                 title = str(getattr(screen, "TITLE_TEXT", name)).split(":")[0]
-                found.append(f"{title}: {', '.join(paths)}")
+                found.append(f"{self.wizard.numbered(name, title)}: {', '.join(paths)}")
         return found
 
     # -- live checks ----------------------------------------------------------------
@@ -341,6 +350,13 @@ class FormScreen(Screen[None]):
         for warning in warnings:
             self.draft.acknowledged[warning_key(warning)] = warning.message
         self.wizard.forward(self)
+
+
+def owned(screen: type[Any], line: str) -> tuple[str, ...]:
+    """The answers paths a screen of the flow owns for release `line` (review: none)."""
+    if isinstance(screen, type) and issubclass(screen, FormScreen):
+        return screen.sections_for(line)
+    return tuple(getattr(screen, "SECTIONS", ()))
 
 
 def warning_key(result: CheckResult) -> str:

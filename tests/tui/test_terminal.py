@@ -124,7 +124,7 @@ SCREENS = [
     ("4 Clair DB", ("Host", "Port", "User", "Database", "Password")),
     ("5 Redis", ("Endpoint",)),
     ("6 Storage", ("Provider",)),
-    ("8 SSH access", ("User", "Port", "Private key file", "known_hosts file")),
+    ("7 SSH access", ("User", "Port", "Private key file", "known_hosts file")),
 ]
 
 
@@ -157,12 +157,12 @@ def test_every_screen_shows_its_fields_and_keys_at_80x23(
         if setting.get("LANG") == "C":
             assert screen.isascii(), screen
         term.press("F2")
-        following = SCREENS[index + 1][0] if index + 1 < len(SCREENS) else "9 Review"
+        following = SCREENS[index + 1][0] if index + 1 < len(SCREENS) else "8 Review"
         # The lab's single DB servers, Redis and local disks are warned of (as by check).
         if "Go on with" in term.wait_for(f"Go on with these warnings|{re.escape(following)}"):
             term.press("Tab", "Enter")
     keys = ("f2 Save", "f3 Back", "f4 Install", "^q Quit")
-    screen = term.wait_for("9 Review" + "".join(f"(?=.*{re.escape(k)})" for k in keys))
+    screen = term.wait_for("8 Review" + "".join(f"(?=.*{re.escape(k)})" for k in keys))
     footer = screen.rstrip("\n").splitlines()[-1]
     for key in keys:
         assert key in footer
@@ -252,9 +252,9 @@ def test_a_deployment_typed_in_the_terminal_replays_to_the_labs_plan(
     next_screen(term, r"warning: PostgreSQL", "5 Redis", values)
     term.type(data["redis"]["endpoints"][0])
     next_screen(term, r"warning: Redis", "6 Storage", values)
-    next_screen(term, r"Provider", "8 SSH access", values)
+    next_screen(term, r"Provider", "7 SSH access", values)
     term.type(f"{ssh['user']}\t{ssh['port']}\t{ssh['identity_file']}\t{ssh['known_hosts']}")
-    next_screen(term, r"known_hosts file +\S.*\[ok\] lb02", "9 Review", values)
+    next_screen(term, r"known_hosts file +\S.*\[ok\] lb02", "8 Review", values)
     term.press("F2")
     screen = term.wait_for(r"Saved\s.*F4\s+installs", 120)
     for value in values:
@@ -276,7 +276,7 @@ def test_a_deployment_typed_in_the_terminal_replays_to_the_labs_plan(
 
 def to_review(term: Terminal) -> None:
     """From screen 1 of an opened lab file to Review, each screen's checks answered."""
-    titles = [title for title, _ in SCREENS[1:]] + ["9 Review"]
+    titles = [title for title, _ in SCREENS[1:]] + ["8 Review"]
     for (title, labels), following in zip(SCREENS, titles, strict=True):
         term.wait_for(re.escape(title), FIRST_FRAME)
         present = "".join(f"(?=.*{re.escape(text)})" for text in labels)
