@@ -63,3 +63,28 @@ async def test_redis_without_its_password_names_noauth_on_password(lab: Lab) -> 
         assert served is not None
         assert served.status is Status.OK, served
         assert message(pilot, "redis.endpoints").startswith(f"ok: {where}: PONG")
+
+
+async def test_postgresql_refused_at_its_port_and_a_silent_host_at_its_host(lab: Lab) -> None:
+    """harbor_db says a refused connection at database.port and a silent host at
+    database.host: each shows on that field of the 2.x Harbor DB screen, the other clear."""
+    values = dict(screens(lab, "2.15"))["DatabaseScreen"]
+    app = WizardApp(harbor_2(), first="database", debounce=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        closed = lab.postgres.port + 1  # nothing listens there: refused
+        await fill(pilot, {**values, "database.port": closed})
+        await settle(pilot)
+        port = row(pilot, "database.port").check
+        assert port is not None
+        assert port.status is Status.ERROR, port
+        assert "refused" in message(pilot, "database.port"), message(pilot, "database.port")
+        assert row(pilot, "database.host").check is None
+
+        silent = lab.subnet.addr(61)  # no host answers there
+        await fill(pilot, {"database.port": lab.postgres.port, "database.host": str(silent)})
+        await settle(pilot)
+        host = row(pilot, "database.host").check
+        assert host is not None
+        assert host.status is Status.ERROR, host
+        assert message(pilot, "database.host").startswith(f"error: PostgreSQL at {silent}:")
+        assert row(pilot, "database.port").check is None
