@@ -55,6 +55,15 @@ def outcomes(state: Path) -> dict[tuple[str, str], str]:
     }
 
 
+def install_message(state: Path, host: str) -> str:
+    """What the last run's install.sh step said on `host`."""
+    return next(
+        str(e["message"])
+        for e in last_log(state)
+        if e["event"] == "StepFinished" and e["host"] == host and e["step"] == "install.sh"
+    )
+
+
 def sha256_on(lab: Lab, host: str, path: str) -> str:
     return lab[host].run(f"sha256sum {path} | cut -d' ' -f1").stdout.strip()
 
@@ -187,12 +196,7 @@ def test_a_node_whose_prepare_made_its_own_csrf_key_is_put_right_without_reinsta
     done = outcomes(answers.parent / "state")
     assert done[(node, "install.sh")] == "changed"
     assert [k for k, v in done.items() if v == "changed"] == [(node, "install.sh")]
-    log = last_log(answers.parent / "state")
-    summary = next(
-        str(e["message"])
-        for e in log
-        if e["event"] == "StepFinished" and e["host"] == node and e["step"] == "install.sh"
-    )
+    summary = install_message(answers.parent / "state", node)
     assert "CSRF_KEY" in summary
     assert "recreated" in summary
     assert csrf_key(fresh, node) == load_inputs(answers, secrets).artefacts.csrf_key
@@ -213,13 +217,7 @@ def test_a_csrf_key_written_but_never_started_is_started_on_the_next_run(
     assert install(answers, secrets) == 0
     done = outcomes(answers.parent / "state")
     assert [k for k, v in done.items() if v == "changed"] == [(node, "install.sh")]
-    log = last_log(answers.parent / "state")
-    message = next(
-        str(e["message"])
-        for e in log
-        if e["event"] == "StepFinished" and e["host"] == node and e["step"] == "install.sh"
-    )
-    assert "not recreated with it since" in message
+    assert "not recreated with it since" in install_message(answers.parent / "state", node)
     assert install(answers, secrets) == 0
     assert [k for k, v in outcomes(answers.parent / "state").items() if v == "changed"] == []
 
