@@ -54,16 +54,21 @@ Arg = str | int | PurePosixPath
 # non-interactive sh is never a group leader, so setsid does not fork and $job is the
 # group id). The watchdog reads one heartbeat byte at a time from the channel; on EOF
 # (the channel closed) or ORPHAN_SECONDS of silence it ends the group, TERM then KILL,
-# but only while $job is still this shell's child: once reaped, its number may belong
-# to anyone (PIDs wrap at 32768 by default), and signalling that group as root would
-# end someone else's processes, sshd's own session among them.
+# but only while $job is still the process that started then (its start time, field 22
+# of /proc/PID/stat, is what it was): once reaped, its number may belong to anyone (PIDs
+# wrap at 32768 by default), and signalling that group as root would end someone else's
+# processes, sshd's own session among them. The start time, unlike the parent, holds when
+# this shell is gone first. Builtins only, but for the one subshell per reading.
 _WRAPPER = f"""\
 script=$1; shift
+started() {{ s=; read -r s < "/proc/$1/stat" 2>/dev/null || return 0; set -- ${{s##*) }}
+  shift 19; echo "$1"; }}
 exec 3<&0
 setsid sh -c "$script" harbor-wizard "$@" </dev/null 3<&- &
 job=$!
+start=$(started "$job")
 {{ while [ "$(timeout {ORPHAN_SECONDS} head -c 1)" = . ]; do :; done
-  ours() {{ [ "$(sed 's/.*) //' "/proc/$job/stat" 2>/dev/null | cut -d" " -f2)" = "$$" ]; }}
+  ours() {{ [ -n "$start" ] && [ "$(started "$job")" = "$start" ]; }}
   ours && kill -TERM -"$job" 2>/dev/null && sleep 2 && ours && kill -KILL -"$job" 2>/dev/null
 }} <&3 >/dev/null 2>&1 &
 watch=$!

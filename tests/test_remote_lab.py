@@ -155,7 +155,31 @@ def test_a_closed_connection_ends_the_command_on_the_host(lab: Lab, ssh: Connect
     ssh.close()
     # Within seconds of the channel's EOF (15 s leaves room for a loaded machine's sshd),
     # well before the watchdog's 30 s of heartbeat silence would end it.
-    wait_until(lambda: ours(host, "sleep 420") == "", timeout=15, what="the command to end")
+    wait_until(
+        lambda: ours(host, "sleep 420") == "",
+        timeout=15,
+        what=lambda: f"the command to end; still there:\n{ours(host, 'sleep 420')}",
+    )
+
+
+def test_the_command_ends_even_when_its_wrapper_shell_is_gone_first(
+    lab: Lab, ssh: Connection
+) -> None:
+    """The watchdog knows the command by its start time, not by who its parent is: with the
+    wrapper shell killed before the channel closes (the command then has another parent),
+    it still ends the command, and only it."""
+    host = node(lab)
+    remote.start(ssh, "sleep 423", sudo=True)
+    wait_until(lambda: ours(host, "sh -c sleep 423") != "", timeout=5, what="the start")
+    job = ours(host, "^sh -c sleep 423 harbor-wizard").split()[0]
+    wrapper = host.run(f"cut -d' ' -f4 /proc/{job}/stat").stdout.strip()
+    host.run(f"kill -KILL {wrapper}")
+    ssh.close()
+    wait_until(
+        lambda: ours(host, "sleep 423") == "",
+        timeout=15,
+        what=lambda: f"the command to end; still there:\n{ours(host, 'sleep 423')}",
+    )
 
 
 def test_a_silent_host_is_named_during_a_command(lab: Lab, ssh: Connection) -> None:

@@ -74,16 +74,22 @@ def sh(
 
 
 def wait_until(
-    probe: Callable[[], T | None], *, timeout: float, interval: float = 0.05, what: str = ""
+    probe: Callable[[], T | None],
+    *,
+    timeout: float,
+    interval: float = 0.05,
+    what: str | Callable[[], str] = "",
 ) -> T:
-    """Poll `probe` until it returns something truthy; raise LabError after `timeout`."""
+    """Poll `probe` until it returns something truthy; raise LabError after `timeout`
+    (`what` it waited for: a callable says it as things stand then)."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise LabError(f"timed out after {timeout}s waiting for {what or probe}")
+            said = what() if callable(what) else what
+            raise LabError(f"timed out after {timeout}s waiting for {said or probe}")
         time.sleep(interval)
 
 
