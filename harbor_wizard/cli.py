@@ -305,13 +305,13 @@ def _audit(args: argparse.Namespace) -> int:
     inputs = load_inputs(args.answers, args.secrets, prompt=_terminal_prompt(), notify=warn)
     from harbor_wizard.checks import CheckOptions  # after: bad input fails fast
     from harbor_wizard.checks.audit import audit
-    from harbor_wizard.profiles import Source
+    from harbor_wizard.render import source_values
     from harbor_wizard.views.checks import print_results
 
     options = CheckOptions(
         timeout=args.timeout, accepted_fingerprints=frozenset(args.accept_host_key)
     )
-    shared = {Source.CSRF_KEY: inputs.artefacts.csrf_key}
+    shared = source_values(inputs.artefacts)
     results = audit(inputs.answers, inputs.document.base_dir, options, inputs.render(), shared)
     return EXIT_FAILED if print_results(results) else EXIT_OK
 

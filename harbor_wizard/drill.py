@@ -36,6 +36,7 @@ from harbor_wizard.health import LbState, Options, Report, gather, lb_state
 from harbor_wizard.jsonlog import JsonLog
 from harbor_wizard.profiles import profile_for
 from harbor_wizard.statedir import state_dir
+from harbor_wizard.steps.harbor import PICK_COMPOSE
 from harbor_wizard.steps.verify import node_problem
 
 PROBE_INTERVAL = 0.1
@@ -54,13 +55,12 @@ COMMAND_TIMEOUT = 120.0
 _HOLDS = 'ip -o -4 addr show dev "$1" | grep -qF " inet $2/"'
 _KEEPALIVED = 'systemctl "$1" keepalived'
 # $1 the installer folder, $2 stop|start, then the compose files.
-_COMPOSE = """dir=$1 verb=$2
+_COMPOSE = f"""dir=$1 verb=$2
 shift 2
 cd "$dir" || exit 1
 for f in "$@"; do set -- "$@" -f "$f"; shift; done
-# As install.sh itself does from Harbor 2.x: the compose plugin when it answers.
-if docker compose version >/dev/null 2>&1; then exec docker compose "$@" "$verb"; fi
-exec docker-compose "$@" "$verb"
+{PICK_COMPOSE}
+exec $compose "$@" "$verb"
 """
 
 

@@ -488,11 +488,11 @@ def _harbor_postgres(answers: Answers, secrets: dict[str, SecretStr], timeout: f
     import psycopg
 
     db = answers.database
-    name = db.database or "registry"
+    name = db.postgres_name
     try:
         with postgres.session(
             db.host, db.port, db.user, secrets["database.password"], name, timeout,
-            db.ssl_mode or "disable",
+            db.postgres_ssl_mode,
         ) as conn:  # fmt: skip
             row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
     except psycopg.Error as exc:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from harbor_wizard.answers.files import installer_path
 from harbor_wizard.checks import CheckOptions
 from harbor_wizard.inputs import Inputs
-from harbor_wizard.profiles import DatabasePhase, Profile, Source, Then, profile_for
-from harbor_wizard.render import RenderedFile, ports
+from harbor_wizard.profiles import DatabasePhase, Profile, Then, profile_for
+from harbor_wizard.render import RenderedFile, ports, source_values
 from harbor_wizard.steps.base import Action
 from harbor_wizard.steps.database import LoadSchema
 from harbor_wizard.steps.distribute import DistributeInstaller
@@ -172,8 +172,9 @@ def _database_step(inputs: Inputs, installer: Path) -> Action:
     profile = profile_for(inputs.answers.harbor.version)
     db = inputs.answers.database
     if profile.database_phase is DatabasePhase.CREATE_DATABASE:
-        name, ssl_mode = db.database or "registry", db.ssl_mode or "disable"
-        return PrepareHarborDatabase(db.host, db.port, db.user, name, ssl_mode)
+        return PrepareHarborDatabase(
+            db.host, db.port, db.user, db.postgres_name, db.postgres_ssl_mode
+        )
     assert profile.installer.schema is not None
     return LoadSchema(installer, profile.installer.schema)
 
@@ -336,7 +337,7 @@ def _install_phases(
     answers = inputs.answers
     profile = profile_for(answers.harbor.version)
     flags = install_flags(inputs)
-    values = {Source.CSRF_KEY: inputs.artefacts.csrf_key}
+    values = source_values(inputs.artefacts)
     settings = tuple(
         (setting, value)
         for setting in profile.shared_settings

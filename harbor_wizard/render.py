@@ -202,6 +202,22 @@ def storage_config(answers: Answers, secrets: Mapping[str, SecretStr]) -> str:
     return ", ".join(items)
 
 
+def source_values(
+    artefacts: SharedArtefacts, tls: TlsMaterial | None = None
+) -> dict[Source, str | None]:
+    """What each profile `Source` stands for in this deployment (None: not in use): the
+    files' contents, and the shared settings' values."""
+    return {
+        Source.TOKEN_PRIVATE_KEY: artefacts.token_private_key,
+        Source.TOKEN_CERTIFICATE: artefacts.token_certificate,
+        Source.SECRETKEY: artefacts.secretkey,
+        Source.TLS_CERTIFICATE: tls.certificate_pem if tls else None,
+        Source.TLS_PRIVATE_KEY: tls.private_key_pem if tls else None,
+        Source.TLS_CA: tls.ca_pem if tls else None,
+        Source.CSRF_KEY: artefacts.csrf_key,
+    }
+
+
 def render(
     answers: Answers,
     secrets: Mapping[str, SecretStr],
@@ -213,14 +229,7 @@ def render(
     env = environment()
     profile = profile_for(answers.harbor.version)
     lb = answers.load_balancer
-    sources: dict[Source, str | None] = {
-        Source.TOKEN_PRIVATE_KEY: artefacts.token_private_key,
-        Source.TOKEN_CERTIFICATE: artefacts.token_certificate,
-        Source.SECRETKEY: artefacts.secretkey,
-        Source.TLS_CERTIFICATE: tls.certificate_pem if tls else None,
-        Source.TLS_PRIVATE_KEY: tls.private_key_pem if tls else None,
-        Source.TLS_CA: tls.ca_pem if tls else None,
-    }
+    sources = source_values(artefacts, tls)
     tls_ca = tls is not None and tls.ca_pem is not None
     hosts: list[tuple[str, Role, dict[str, Any]]] = []
     if lb.mode != "external":

@@ -249,6 +249,15 @@ class Database(StrictModel):
     )
     password: SecretRef = SECRET_MARKER
 
+    @property
+    def postgres_name(self) -> str:
+        """Harbor 2.x's database (filled in by `release_defaults`; registry otherwise)."""
+        return self.database or str(POSTGRES_DEFAULTS["database"])
+
+    @property
+    def postgres_ssl_mode(self) -> str:
+        return self.ssl_mode or str(POSTGRES_DEFAULTS["ssl_mode"])
+
 
 class ClairDatabase(StrictModel):
     """Clair DB (PostgreSQL), only with vulnerability scanning."""

@@ -22,7 +22,7 @@ from harbor_wizard.checks.result import CheckResult, error, ok
 from harbor_wizard.connection import SshTarget, targets
 from harbor_wizard.profiles import ManagedFile, SharedSetting, Source, profile_for
 from harbor_wizard.redact import redact
-from harbor_wizard.remote import Output, ask, sha256s
+from harbor_wizard.remote import Output, gather, parse_sums, sha256, sha256s_read
 from harbor_wizard.render import RenderedFile
 from harbor_wizard.steps.harbor import setting_read
 
@@ -183,7 +183,7 @@ def expected_settings(
 ) -> dict[PurePosixPath, str]:
     """What each shared line's value should hash to (`steps.harbor.setting_read`)."""
     return {
-        setting_label(setting): hashlib.sha256(value.encode()).hexdigest()
+        setting_label(setting): sha256(value.encode())
         for setting in settings
         if (value := values.get(setting.source)) is not None
     }
@@ -201,10 +201,13 @@ def _read(
     if connection is None:
         return results, None
     try:
-        out, sums = sha256s(connection, paths, timeout=max(options.timeout, 10.0))
-        for setting in settings:
-            line = ask(connection, setting_read(setting), timeout=max(options.timeout, 10.0))
-            sums[setting_label(setting)] = line.stdout.strip() if line.ok else None
+        files, lines = sha256s_read(paths), [setting_read(setting) for setting in settings]
+        answers = gather(connection, [files, *lines], timeout=max(options.timeout, 10.0))
+        out = answers[files]
+        sums = parse_sums(out.stdout, paths)
+        for setting, line in zip(settings, lines, strict=True):
+            digest = answers[line].stdout.strip()
+            sums[setting_label(setting)] = digest if answers[line].ok and digest else None
     except Exception as exc:  # the contract: no exception escapes a check
         out, sums = Output(255, "", f"{type(exc).__name__}: {exc}"), {}
     finally:

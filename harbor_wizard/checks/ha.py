@@ -219,13 +219,13 @@ def harbor_postgres_ha(
     """Harbor 2.x's own database, as `postgres_ha` asks Clair's: the server's state, read in
     Harbor's database, or in `postgres` while the install has yet to create that."""
     where = f"PostgreSQL at {database.host}:{database.port}"
-    names = (database.database or "registry", "postgres")
+    names = (database.postgres_name, "postgres")
     try:
         for name in names:
             try:
                 with postgres.session(
                     database.host, database.port, database.user, password, name, timeout,
-                    database.ssl_mode or "disable",
+                    database.postgres_ssl_mode,
                 ) as conn:  # fmt: skip
                     in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()
                     replicas = conn.execute("SELECT count(*) FROM pg_stat_replication").fetchone()

@@ -49,8 +49,8 @@ def _harbor_2(
     password, redis_password = secrets["database.password"], secrets.get("redis.password")
     found: list[Callable[[], list[CheckResult]]] = [
         lambda: harbor_db.harbor_database_checks(
-            db.host, db.port, db.user, password, db.database or "registry",
-            db.ssl_mode or "disable", timeout,
+            db.host, db.port, db.user, password, db.postgres_name, db.postgres_ssl_mode,
+            timeout,
         ),
         lambda: redis.redis_checks_2x(
             list(rd.endpoints), redis_password, None, rd.sentinel_master_set, indexes, timeout

@@ -96,9 +96,15 @@ class UnpackInstaller(Action):
         return f"unpacked into {self.directory}"
 
 
+PICK_COMPOSE = (
+    'if docker compose version >/dev/null 2>&1; then compose="docker compose"; '
+    "else compose=docker-compose; fi"
+)
+"""Sets $compose to the compose install.sh itself uses (2.x's common.sh: the plugin when
+it answers); used unquoted, so that "docker compose" is two words."""
 COMPOSE_UP = (
-    'cd "$1" && shift && if docker compose version >/dev/null 2>&1; then c="docker compose"; '
-    'else c=docker-compose; fi && $c up -d && { [ $# -eq 0 ] || $c restart "$@"; }'
+    f'cd "$1" && shift && {PICK_COMPOSE} && $compose up -d && '
+    '{ [ $# -eq 0 ] || $compose restart "$@"; }'
 )
 """Recreates the containers whose configuration changed, with install.sh's own compose,
 then restarts the services named after it ("$@")."""
